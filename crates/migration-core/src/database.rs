@@ -1,0 +1,204 @@
+//! Connection pools for either backend, chosen by the URL.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+
+use crate::url::{Backend, DatabaseUrl};
+use crate::{Error, Result};
+
+/// How long to wait for a connection before giving up with the driver's own message.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// libpq's own connect timeout, in seconds, added to PostgreSQL URLs that set none, so an
+/// unroutable host fails inside [`CONNECT_TIMEOUT`] instead of after the TCP default.
+const LIBPQ_CONNECT_TIMEOUT_SECONDS: u32 = 4;
+/// How long an SQLite writer waits for another writer before reporting "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// A pooled PostgreSQL connection.
+pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+/// A pooled SQLite connection.
+pub type SqlitePooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+
+/// A pool of connections to one database, on whichever backend its URL names.
+#[derive(Clone)]
+pub struct Database {
+    url: DatabaseUrl,
+    pool: Pools,
+}
+
+#[derive(Clone)]
+enum Pools {
+    Postgres(Pool<ConnectionManager<PgConnection>>),
+    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+}
+
+/// One connection taken from a [`Database`]; it returns to the pool when dropped.
+///
+/// Code that works on both backends matches on it (see [`dispatch!`](crate::dispatch)).
+pub enum DbConnection {
+    /// A PostgreSQL connection.
+    Postgres(PgPooled),
+    /// An SQLite connection (`foreign_keys=ON`, WAL, busy timeout).
+    Sqlite(SqlitePooled),
+}
+
+/// Runs the same code on either variant of a [`DbConnection`]; the body is type-checked once
+/// per backend with `$conn` bound to `&mut PgConnection` or `&mut SqliteConnection`.
+///
+/// ```no_run
+/// use diesel::connection::SimpleConnection;
+/// # fn f(db: &migration_core::Database) -> migration_core::Result<()> {
+/// let mut connection = db.get()?;
+/// migration_core::dispatch!(connection, conn => conn.batch_execute("SELECT 1"))?;
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! dispatch {
+    ($connection:expr, $conn:ident => $body:expr) => {
+        match &mut $connection {
+            $crate::DbConnection::Postgres(pooled) => {
+                let $conn: &mut ::diesel::PgConnection = &mut *pooled;
+                $body
+            }
+            $crate::DbConnection::Sqlite(pooled) => {
+                let $conn: &mut ::diesel::SqliteConnection = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+impl Database {
+    /// Connects to `url` (see [`DatabaseUrl::parse`]).
+    ///
+    /// One connection is opened right away, so a wrong URL, a refused connection or a missing
+    /// file fails here, within [`CONNECT_TIMEOUT`], with the driver's own message.
+    pub fn connect(url: &str) -> Result<Self> {
+        Self::connect_parsed(DatabaseUrl::parse(url)?)
+    }
+
+    /// Connects to an already parsed URL.
+    pub fn connect_parsed(url: DatabaseUrl) -> Result<Self> {
+        let pool = match &url {
+            DatabaseUrl::Postgres(raw) => {
+                let conninfo = with_connect_timeout(raw);
+                // Establish once directly: r2d2 would retry until its timeout and could only
+                // report "timed out"; libpq's first answer is the useful one.
+                PgConnection::establish(&conninfo).map_err(|source| Error::Connect { url: url.clone(), source })?;
+                let manager = ConnectionManager::<PgConnection>::new(conninfo);
+                Pools::Postgres(builder(10).build_unchecked(manager))
+            }
+            DatabaseUrl::SqliteFile(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|source| Error::CreateDirectory { path: parent.to_path_buf(), source })?;
+                }
+                let target = path.to_string_lossy().into_owned();
+                let mut probe = SqliteConnection::establish(&target)
+                    .map_err(|source| Error::Connect { url: url.clone(), source })?;
+                configure_sqlite(&mut probe)
+                    .map_err(|source| Error::Query { context: format!("configure SQLite database {url}"), source })?;
+                drop(probe);
+                let manager = ConnectionManager::<SqliteConnection>::new(target);
+                Pools::Sqlite(builder(8).connection_customizer(Box::new(SqlitePragmas)).build_unchecked(manager))
+            }
+            DatabaseUrl::SqliteMemory => {
+                // Every connection to :memory: is its own database: the pool holds exactly one,
+                // kept open for the pool's lifetime.
+                let manager = ConnectionManager::<SqliteConnection>::new(":memory:");
+                let pool = builder(1)
+                    .min_idle(Some(1))
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connection_customizer(Box::new(SqlitePragmas))
+                    .build(manager)
+                    .map_err(|error| Error::Pool { url: url.clone(), message: error.to_string() })?;
+                Pools::Sqlite(pool)
+            }
+        };
+        Ok(Database { url, pool })
+    }
+
+    /// The URL this database was opened with.
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// Takes a connection from the pool, waiting at most [`CONNECT_TIMEOUT`].
+    pub fn get(&self) -> Result<DbConnection> {
+        let pool_error =
+            |error: diesel::r2d2::PoolError| Error::Pool { url: self.url.clone(), message: error.to_string() };
+        Ok(match &self.pool {
+            Pools::Postgres(pool) => DbConnection::Postgres(pool.get().map_err(pool_error)?),
+            Pools::Sqlite(pool) => DbConnection::Sqlite(pool.get().map_err(pool_error)?),
+        })
+    }
+}
+
+impl DbConnection {
+    /// The backend of this connection.
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Postgres(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs one or more SQL statements that return no rows.
+    pub fn batch_execute(&mut self, sql: &str) -> QueryResult<()> {
+        crate::dispatch!(*self, conn => conn.batch_execute(sql))
+    }
+}
+
+fn builder<C: diesel::r2d2::R2D2Connection + 'static>(max_size: u32) -> diesel::r2d2::Builder<ConnectionManager<C>> {
+    Pool::builder().max_size(max_size).min_idle(Some(0)).connection_timeout(CONNECT_TIMEOUT)
+}
+
+/// Adds `connect_timeout` to a libpq URL unless the caller chose one.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={LIBPQ_CONNECT_TIMEOUT_SECONDS}")
+}
+
+/// Settings every SQLite connection gets: enforced foreign keys, WAL so readers do not block
+/// the writer, and a busy timeout so concurrent writers wait instead of failing at once.
+#[derive(Debug, Clone, Copy)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> std::result::Result<(), diesel::r2d2::Error> {
+        configure_sqlite(conn).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+fn configure_sqlite(conn: &mut SqliteConnection) -> QueryResult<()> {
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adds_a_connect_timeout_only_when_missing() {
+        assert_eq!(with_connect_timeout("postgres://h/db"), "postgres://h/db?connect_timeout=4");
+        assert_eq!(
+            with_connect_timeout("postgres://h/db?sslmode=disable"),
+            "postgres://h/db?sslmode=disable&connect_timeout=4"
+        );
+        assert_eq!(with_connect_timeout("postgres://h/db?connect_timeout=1"), "postgres://h/db?connect_timeout=1");
+    }
+}

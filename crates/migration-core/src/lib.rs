@@ -1,0 +1,211 @@
+//! The migration core shared by every intake domain: per-domain SQL migrations on PostgreSQL
+//! and SQLite, with run, status, rollback, redo and scaffolding.
+//!
+//! Each domain crate embeds its own `migrations/<domain>/{postgres,sqlite}/` folders (with
+//! `migration_embed::embed` in its `build.rs`) as a [`Domain`]; a binary hands the domains it
+//! links to a [`Migrator`]. One URL picks the backend ([`DatabaseUrl`]); [`Database`] is an
+//! r2d2 pool that fails fast with the driver's own message.
+//!
+//! What it guarantees:
+//! - a migration runs in one transaction together with its bookkeeping row, so it is applied
+//!   completely or not at all; a failure names the file, the statement, its line and the
+//!   database's message;
+//! - an applied migration cannot be edited silently: the checksum of its `up.sql` is stored and
+//!   `run` refuses to continue when it changes;
+//! - two migrators at once never apply a migration twice (an advisory lock on PostgreSQL,
+//!   `BEGIN IMMEDIATE` on SQLite).
+//!
+//! What it does not do: it knows no domain and no table but its own `intake_schema_migrations`,
+//! and it never prints; the CLI renders its results.
+//!
+//! ```
+//! use migration_core::{Database, Domain, MigrationFiles, Migrator, Scripts};
+//!
+//! static DEMO: Domain = Domain::new("demo", &[MigrationFiles {
+//!     version: "1",
+//!     name: "create_notes",
+//!     postgres: Scripts { up: "CREATE TABLE notes (id BIGSERIAL PRIMARY KEY)", down: "DROP TABLE notes", metadata: "" },
+//!     sqlite: Scripts { up: "CREATE TABLE notes (id INTEGER PRIMARY KEY)", down: "DROP TABLE notes", metadata: "" },
+//! }]);
+//!
+//! let db = Database::connect(":memory:")?;
+//! let migrator = Migrator::new([&DEMO])?;
+//! assert_eq!(migrator.run(&db, None)?.len(), 1);
+//! assert!(migrator.run(&db, None)?.is_empty(), "a second run applies nothing");
+//! # Ok::<(), migration_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod bookkeeping;
+mod database;
+mod domain;
+mod runner;
+mod scaffold;
+pub mod sql;
+mod url;
+
+use std::path::PathBuf;
+
+pub use bookkeeping::{AppliedRow, MigrationConnection};
+pub use database::{CONNECT_TIMEOUT, Database, DbConnection, PgPooled, SqlitePooled};
+pub use domain::{Direction, Domain, MigrationFiles, Scripts};
+pub use runner::{MigrationStatus, Migrator, RollbackTarget, State, Step};
+pub use scaffold::scaffold;
+pub use url::{Backend, DEFAULT_DATABASE_URL, DatabaseUrl};
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the migration core.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database URL could not be understood.
+    #[error("database URL {url:?} is not usable: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+    /// The database refused or did not answer.
+    #[error("cannot connect to {url}: {}\nhint: check that the server runs and accepts this user, or pass another --database-url / DATABASE_URL", .source.to_string().trim_end())]
+    Connect {
+        /// The URL (password hidden).
+        url: DatabaseUrl,
+        /// The driver's error.
+        source: diesel::ConnectionError,
+    },
+    /// No pooled connection became free in time.
+    #[error("no connection to {url} within the timeout: {message}")]
+    Pool {
+        /// The URL (password hidden).
+        url: DatabaseUrl,
+        /// r2d2's message, which carries the driver's last error.
+        message: String,
+    },
+    /// The folder for an SQLite file could not be created.
+    #[error("cannot create the folder {} for the SQLite database: {source}", path.display())]
+    CreateDirectory {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A `metadata.toml` did not parse.
+    #[error("{path}: {message}\nhint: the only setting is `run_in_transaction = false`")]
+    InvalidMetadata {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// `--domain` named a domain this binary does not have.
+    #[error("unknown domain {name:?}; known domains: {known}")]
+    UnknownDomain {
+        /// The name given.
+        name: String,
+        /// The names this binary knows.
+        known: String,
+    },
+    /// An operation on one domain was asked for without naming it.
+    #[error("name the domain with --domain; known domains: {known}")]
+    DomainRequired {
+        /// The names this binary knows.
+        known: String,
+    },
+    /// Two domains registered under one name.
+    #[error("two domains are named {name:?}; domain names must be unique")]
+    DuplicateDomain {
+        /// The name.
+        name: String,
+    },
+    /// A statement of a migration failed.
+    #[error(
+        "migration {migration} failed\n  {file}, statement {statement} (line {line}): {message}\n  statement: {sql}\n{outcome}"
+    )]
+    MigrationFailed {
+        /// `domain/version_name`.
+        migration: String,
+        /// The script, relative to the workspace root.
+        file: String,
+        /// 1-based index of the statement in the script.
+        statement: usize,
+        /// 1-based line where the statement starts.
+        line: usize,
+        /// The statement, shortened to one line.
+        sql: String,
+        /// The database's message.
+        message: String,
+        /// What state the database is in now.
+        outcome: String,
+    },
+    /// An applied migration's `up.sql` changed since it ran.
+    #[error(
+        "{path} was edited after it was applied to this database; restore the applied version and put the change in a new migration (`intake migrate new`)"
+    )]
+    ModifiedMigration {
+        /// The edited script.
+        path: String,
+    },
+    /// The database has a migration applied that this binary does not know.
+    #[error(
+        "the database has {domain}/{version}_{name} applied, which this build of intake does not know; use the intake build that applied it (or a newer one)"
+    )]
+    UnknownAppliedMigration {
+        /// Domain of the migration.
+        domain: String,
+        /// Its version.
+        version: String,
+        /// Its name as recorded.
+        name: String,
+    },
+    /// `rollback --steps N` asked for more than is applied.
+    #[error("cannot roll back {requested} migrations of {domain}: only {applied} applied; nothing was reverted")]
+    RollbackTooFar {
+        /// The domain.
+        domain: String,
+        /// Steps asked for.
+        requested: usize,
+        /// Migrations applied.
+        applied: usize,
+    },
+    /// `rollback --to VERSION` named a version that is not applied.
+    #[error(
+        "cannot roll back {domain} to {version}: that version is not applied (use `migrate status`, or --to 0 to revert everything); nothing was reverted"
+    )]
+    RollbackTargetNotApplied {
+        /// The domain.
+        domain: String,
+        /// The version given.
+        version: String,
+    },
+    /// A domain or migration name is not snake_case.
+    #[error("{what} {value:?} is not valid: use lowercase letters, digits and `_`, starting with a letter")]
+    InvalidName {
+        /// Which name.
+        what: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Writing a scaffolded file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Scaffold {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A bookkeeping query failed.
+    #[error("{context}: {source}")]
+    Query {
+        /// What was being done.
+        context: String,
+        /// The database error.
+        source: diesel::result::Error,
+    },
+    /// A transaction could not begin or commit.
+    #[error("transaction failed: {0}")]
+    Transaction(#[from] diesel::result::Error),
+}
