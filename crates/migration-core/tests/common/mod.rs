@@ -1,0 +1,191 @@
+//! Test domains and a reader of the live schema, shared by the migration-core suites.
+#![allow(dead_code, reason = "each suite uses a different part")]
+
+use diesel::prelude::*;
+use migration_core::{Backend, DbConnection, Domain, MigrationFiles, Scripts, dispatch};
+
+const fn same(up: &'static str, down: &'static str) -> Scripts {
+    Scripts { up, down, metadata: "" }
+}
+
+/// Five migrations touching tables, an index, a new column, a view and a trigger.
+pub static DEMO: Domain = Domain::new("demo", DEMO_MIGRATIONS);
+const DEMO_MIGRATIONS: &[MigrationFiles] = &[
+    MigrationFiles {
+        version: "1",
+        name: "create_accounts",
+        postgres: same("CREATE TABLE accounts (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL);", "DROP TABLE accounts;"),
+        sqlite: same("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL);", "DROP TABLE accounts;"),
+    },
+    MigrationFiles {
+        version: "2",
+        name: "create_entries",
+        postgres: same(
+            "CREATE TABLE entries (id BIGSERIAL PRIMARY KEY, account_id BIGINT NOT NULL REFERENCES accounts (id) ON DELETE RESTRICT, label TEXT);\n\
+             CREATE INDEX entries_label_idx ON entries (label);",
+            "DROP INDEX entries_label_idx;\nDROP TABLE entries;",
+        ),
+        sqlite: same(
+            "CREATE TABLE entries (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE RESTRICT, label TEXT);\n\
+             CREATE INDEX entries_label_idx ON entries (label);",
+            "DROP INDEX entries_label_idx;\nDROP TABLE entries;",
+        ),
+    },
+    MigrationFiles {
+        version: "3",
+        name: "add_account_note",
+        postgres: same("ALTER TABLE accounts ADD COLUMN note TEXT;", "ALTER TABLE accounts DROP COLUMN note;"),
+        sqlite: same("ALTER TABLE accounts ADD COLUMN note TEXT;", "ALTER TABLE accounts DROP COLUMN note;"),
+    },
+    MigrationFiles {
+        version: "4",
+        name: "create_labels_view",
+        postgres: same("CREATE VIEW entry_labels AS SELECT DISTINCT label FROM entries;", "DROP VIEW entry_labels;"),
+        sqlite: same("CREATE VIEW entry_labels AS SELECT DISTINCT label FROM entries;", "DROP VIEW entry_labels;"),
+    },
+    MigrationFiles {
+        version: "5",
+        name: "touch_trigger",
+        postgres: same(
+            "CREATE FUNCTION touch_note() RETURNS trigger AS $$\nBEGIN\n  NEW.note := coalesce(NEW.note, 'touched');\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n\
+             CREATE TRIGGER accounts_touch BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION touch_note();",
+            "DROP TRIGGER accounts_touch ON accounts;\nDROP FUNCTION touch_note();",
+        ),
+        sqlite: same(
+            "CREATE TRIGGER accounts_touch AFTER UPDATE ON accounts FOR EACH ROW WHEN NEW.note IS NULL BEGIN\n  UPDATE accounts SET note = 'touched' WHERE id = NEW.id;\nEND;",
+            "DROP TRIGGER accounts_touch;",
+        ),
+    },
+];
+
+/// What each DEMO migration adds to the live schema, by hand: the specification the
+/// property test checks the database against.
+pub const DEMO_OBJECTS: [&[&str]; 5] = [
+    &["table accounts"],
+    &["table entries", "index entries_label_idx"],
+    &["column accounts.note"],
+    &["view entry_labels"],
+    &["trigger accounts_touch"],
+];
+
+/// DEMO with version 1 edited after the fact.
+pub static DEMO_EDITED: Domain = Domain::new("demo", DEMO_EDITED_MIGRATIONS);
+const DEMO_EDITED_MIGRATIONS: &[MigrationFiles] = &[
+    MigrationFiles {
+        version: "1",
+        name: "create_accounts",
+        postgres: same("CREATE TABLE accounts (id BIGSERIAL PRIMARY KEY, name TEXT);", "DROP TABLE accounts;"),
+        sqlite: same("CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);", "DROP TABLE accounts;"),
+    },
+    DEMO_MIGRATIONS[1],
+    DEMO_MIGRATIONS[2],
+    DEMO_MIGRATIONS[3],
+    DEMO_MIGRATIONS[4],
+];
+
+/// An older build of DEMO that knows only its first two migrations.
+pub static DEMO_OLDER: Domain = Domain::new("demo", DEMO_OLDER_MIGRATIONS);
+const DEMO_OLDER_MIGRATIONS: &[MigrationFiles] = &[DEMO_MIGRATIONS[0], DEMO_MIGRATIONS[1]];
+
+/// A second domain, to check that `--domain` touches only its own tables.
+pub static OTHER: Domain = Domain::new(
+    "other",
+    &[MigrationFiles {
+        version: "1",
+        name: "create_widgets",
+        postgres: same("CREATE TABLE widgets (id BIGINT PRIMARY KEY);", "DROP TABLE widgets;"),
+        sqlite: same("CREATE TABLE widgets (id INTEGER PRIMARY KEY);", "DROP TABLE widgets;"),
+    }],
+);
+
+/// Its second migration fails at its second statement, after the first created a table.
+pub static BROKEN: Domain = Domain::new(
+    "broken",
+    &[
+        MigrationFiles {
+            version: "1",
+            name: "fine",
+            postgres: same("CREATE TABLE fine (id BIGINT);", "DROP TABLE fine;"),
+            sqlite: same("CREATE TABLE fine (id INTEGER);", "DROP TABLE fine;"),
+        },
+        MigrationFiles {
+            version: "2",
+            name: "fails_halfway",
+            postgres: same(
+                "CREATE TABLE half (id BIGINT);\n\n-- the next statement is wrong\nINSERT INTO no_such_table VALUES (1);",
+                "DROP TABLE half;",
+            ),
+            sqlite: same(
+                "CREATE TABLE half (id INTEGER);\n\n-- the next statement is wrong\nINSERT INTO no_such_table VALUES (1);",
+                "DROP TABLE half;",
+            ),
+        },
+    ],
+);
+
+/// A migration that cannot run in a transaction on PostgreSQL (`CREATE INDEX CONCURRENTLY`).
+pub static NO_TRANSACTION: Domain = Domain::new(
+    "no_transaction",
+    &[
+        MigrationFiles {
+            version: "1",
+            name: "create_events",
+            postgres: same("CREATE TABLE events (id BIGINT, at TIMESTAMP);", "DROP TABLE events;"),
+            sqlite: same("CREATE TABLE events (id INTEGER, at TIMESTAMP);", "DROP TABLE events;"),
+        },
+        MigrationFiles {
+            version: "2",
+            name: "index_events_concurrently",
+            postgres: Scripts {
+                up: "CREATE INDEX CONCURRENTLY events_at_idx ON events (at);",
+                down: "DROP INDEX CONCURRENTLY events_at_idx;",
+                metadata: "run_in_transaction = false\n",
+            },
+            sqlite: Scripts {
+                up: "CREATE INDEX events_at_idx ON events (at);",
+                down: "DROP INDEX events_at_idx;",
+                metadata: "run_in_transaction = false\n",
+            },
+        },
+    ],
+);
+
+/// The live schema as sorted "kind name" strings (tables, extra columns of `accounts`,
+/// indexes, views, triggers), excluding the migration bookkeeping table.
+pub fn live_schema(connection: &mut DbConnection) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct Object {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        object: String,
+    }
+    let query = match connection.backend() {
+        Backend::Postgres => {
+            "SELECT 'table ' || tablename AS object FROM pg_tables WHERE schemaname = 'public'
+             UNION ALL SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey'
+             UNION ALL SELECT 'view ' || viewname FROM pg_views WHERE schemaname = 'public'
+             UNION ALL SELECT 'trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+             UNION ALL SELECT 'column accounts.' || column_name FROM information_schema.columns
+                 WHERE table_schema = 'public' AND table_name = 'accounts' AND column_name NOT IN ('id', 'name')"
+        }
+        Backend::Sqlite => {
+            "SELECT type || ' ' || name AS object FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'
+             UNION ALL SELECT 'column accounts.' || name FROM pragma_table_info('accounts') WHERE name NOT IN ('id', 'name')"
+        }
+    };
+    let mut objects: Vec<String> = dispatch!(*connection, conn => diesel::sql_query(query).load::<Object>(conn))
+        .expect("read the live schema")
+        .into_iter()
+        .map(|o| o.object)
+        .filter(|o| !o.contains("intake_schema_migrations"))
+        .collect();
+    objects.sort();
+    objects
+}
+
+/// The schema DEMO's first `applied` migrations should leave.
+pub fn expected_demo_schema(applied: usize) -> Vec<String> {
+    let mut objects: Vec<String> =
+        DEMO_OBJECTS[..applied].iter().flat_map(|o| o.iter().map(|s| s.to_string())).collect();
+    objects.sort();
+    objects
+}
