@@ -162,7 +162,7 @@ pub enum Error {
         name: String,
     },
     /// `rollback --steps N` asked for more than is applied.
-    #[error("cannot roll back {requested} migrations of {domain}: only {applied} applied; nothing was reverted")]
+    #[error("cannot revert {requested} migration(s) of {domain}: only {applied} applied; nothing was reverted")]
     RollbackTooFar {
         /// The domain.
         domain: String,

@@ -287,6 +287,13 @@ fn apply<C: MigrationConnection>(
         if already_applied == (direction == Direction::Up) {
             return Ok(None);
         }
+        tracing::info!(
+            "{} {}/{}_{}",
+            if direction == Direction::Up { "applying" } else { "reverting" },
+            domain.name(),
+            migration.version,
+            migration.name
+        );
         let started = Instant::now();
         execute_script(conn, domain, migration, direction, in_transaction)?;
         let elapsed = started.elapsed();
@@ -301,7 +308,7 @@ fn apply<C: MigrationConnection>(
             })?,
             Direction::Down => conn.forget(domain.name(), migration.version)?,
         }
-        tracing::info!(
+        tracing::debug!(
             domain = domain.name(),
             version = migration.version,
             name = migration.name,

@@ -1,0 +1,82 @@
+//! `intake`, the operator CLI: one binary for migrations (and, as domains land, imports and
+//! maintenance). It parses arguments, opens the database named by `--database-url` /
+//! `DATABASE_URL` (default: the embedded SQLite file `./data/intake.db`) and renders what the
+//! library crates return as tables or, with `--json`, as JSON. It holds no domain logic.
+
+use std::io::IsTerminal as _;
+
+mod migrate;
+mod output;
+
+use clap::{Parser, Subcommand};
+use migration_core::DEFAULT_DATABASE_URL;
+
+/// Gets outside data into a database safely.
+#[derive(Debug, Parser)]
+#[command(name = "intake", version, about, long_about = None)]
+struct Cli {
+    /// Database to use: postgres://user@host/db, sqlite://path/to/file.db, a file path, or :memory:.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    database_url: String,
+    /// Print machine-readable JSON on stdout instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log more (-v: debug, -vv: trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply, inspect, revert or create schema migrations.
+    Migrate(migrate::MigrateArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match &cli.command {
+        Command::Migrate(args) => migrate::execute(&cli.database_url, cli.json, args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        // `intake ... | head` closing the pipe early is not a failure.
+        Err(error) if output::is_broken_pipe(&error) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", render_error(&error));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and each cause the messages before it do not already include.
+fn render_error(error: &anyhow::Error) -> String {
+    let mut rendered = format!("error: {error}");
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !rendered.contains(cause.trim()) {
+            rendered.push_str(&format!("\n  caused by: {cause}"));
+        }
+    }
+    rendered
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,migration_core=info,intake=info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .compact()
+        .init();
+}

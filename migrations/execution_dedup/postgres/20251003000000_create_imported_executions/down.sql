@@ -1,0 +1,4 @@
+DROP INDEX idx_imported_executions_timestamp;
+DROP INDEX idx_imported_executions_csv_file;
+DROP INDEX idx_imported_executions_exec_id;
+DROP TABLE imported_executions;
