@@ -1,1 +1,48 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for developer and CI workflows.
+//!
+//! - `cargo xtask migrate [ARGS]` runs `intake migrate ARGS` (default: apply everything to the
+//!   embedded SQLite database `./data/intake.db` and print the status).
+//! - `cargo xtask test` runs the whole suite: formatting, clippy with warnings denied, and
+//!   every test on SQLite and PostgreSQL.
+//!
+//! It keeps to `std` so it builds in seconds; each subcommand is a module.
+
+mod migrate;
+mod shell;
+mod test;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+cargo xtask <COMMAND>
+
+Commands:
+  migrate [ARGS]   run `intake migrate ARGS` (see `cargo xtask migrate --help`);
+                   with no ARGS: apply every migration to ./data/intake.db and print the status
+  test             the whole suite: cargo fmt --check, clippy -D warnings, all tests
+                   on SQLite and PostgreSQL (TEST_DATABASE_URL, default
+                   postgres://postgres@127.0.0.1:5432/postgres)
+  help             this message
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_deref() {
+        Some("migrate") => migrate::run(&rest),
+        Some("test") => test::run(&rest),
+        None | Some("help" | "--help" | "-h") => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -57,6 +57,28 @@ pub use url::{Backend, DEFAULT_DATABASE_URL, DatabaseUrl};
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Where and why a migration failed, and the state it left the database in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "migration {migration} failed\n  {file}, statement {statement} (line {line}): {message}\n  statement: {sql}\n{outcome}"
+)]
+pub struct MigrationFailure {
+    /// `domain/version_name`.
+    pub migration: String,
+    /// The script, relative to the workspace root.
+    pub file: String,
+    /// 1-based index of the statement in the script.
+    pub statement: usize,
+    /// 1-based line where the statement starts.
+    pub line: usize,
+    /// The statement, shortened to one line.
+    pub sql: String,
+    /// The database's message.
+    pub message: String,
+    /// What state the database is in now.
+    pub outcome: String,
+}
+
 /// Everything that can go wrong in the migration core.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -122,25 +144,8 @@ pub enum Error {
         name: String,
     },
     /// A statement of a migration failed.
-    #[error(
-        "migration {migration} failed\n  {file}, statement {statement} (line {line}): {message}\n  statement: {sql}\n{outcome}"
-    )]
-    MigrationFailed {
-        /// `domain/version_name`.
-        migration: String,
-        /// The script, relative to the workspace root.
-        file: String,
-        /// 1-based index of the statement in the script.
-        statement: usize,
-        /// 1-based line where the statement starts.
-        line: usize,
-        /// The statement, shortened to one line.
-        sql: String,
-        /// The database's message.
-        message: String,
-        /// What state the database is in now.
-        outcome: String,
-    },
+    #[error("{0}")]
+    MigrationFailed(Box<MigrationFailure>),
     /// An applied migration's `up.sql` changed since it ran.
     #[error(
         "{path} was edited after it was applied to this database; restore the applied version and put the change in a new migration (`intake migrate new`)"

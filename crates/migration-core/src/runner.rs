@@ -336,7 +336,8 @@ fn execute_script<C: MigrationConnection>(
 ) -> Result<()> {
     let script = migration.script(C::BACKEND, direction);
     for (index, statement) in split_statements(script).iter().enumerate() {
-        conn.batch_execute(statement.text).map_err(|source| Error::MigrationFailed {
+        conn.batch_execute(statement.text).map_err(|source| {
+ Error::MigrationFailed(Box::new(crate::MigrationFailure {
             migration: format!("{}/{}_{}", domain.name(), migration.version, migration.name),
             file: migration.path(domain, C::BACKEND, direction),
             statement: index + 1,
@@ -350,7 +351,8 @@ fn execute_script<C: MigrationConnection>(
             } else {
                 format!("it runs outside a transaction (metadata.toml: run_in_transaction = false): statements 1 to {index} stay applied and must be undone or completed by hand")
             },
-        })?;
+        }))
+})?;
     }
     Ok(())
 }

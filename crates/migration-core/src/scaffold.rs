@@ -23,10 +23,8 @@ pub fn scaffold(root: &Path, domain: &str, name: &str, now: NaiveDateTime) -> Re
     let mut version: u64 = now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits");
     for backend in [Backend::Postgres, Backend::Sqlite] {
         let dir = root.join(domain).join(backend.folder());
-        if let Ok(existing) = migration_versions(&dir) {
-            if let Some(newest) = existing.into_iter().max() {
-                version = version.max(newest + 1);
-            }
+        if let Some(newest) = migration_versions(&dir).ok().and_then(|versions| versions.into_iter().max()) {
+            version = version.max(newest + 1);
         }
     }
     let mut created = Vec::new();

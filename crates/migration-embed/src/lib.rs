@@ -11,11 +11,9 @@
 //! what it embeds.
 //!
 //! ```no_run
-//! // build.rs of a domain crate
-//! fn main() {
-//!     migration_embed::embed("execution_dedup");
-//! }
-//! // src/lib.rs of the same crate:
+//! // In build.rs of a domain crate, inside `fn main`:
+//! migration_embed::embed("execution_dedup");
+//! // In src/lib.rs of the same crate:
 //! // pub static MIGRATIONS: migration_core::Domain =
 //! //     include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 //! ```

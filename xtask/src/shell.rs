@@ -1,0 +1,30 @@
+//! Running commands from the workspace root, with a banner and timing for each step.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// `cargo` as invoked by the user (respects `$CARGO`), run from the workspace root.
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs one named step, failing with its name when it fails.
+pub fn step(name: &str, command: &mut Command) -> Result<(), String> {
+    eprintln!("\n==> {name}");
+    let started = Instant::now();
+    let status = command.status().map_err(|error| format!("{name}: cannot start {command:?}: {error}"))?;
+    eprintln!(
+        "<== {name}: {} in {:.1} s",
+        if status.success() { "ok" } else { "FAILED" },
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() { Ok(()) } else { Err(format!("step `{name}` failed ({status})")) }
+}
