@@ -1,0 +1,322 @@
+//! The streaming CSV engine: bytes in, located records out.
+//!
+//! Bytes arrive in chunks of any size. The engine buffers only the first line (to strip a
+//! byte-order mark and pick the delimiter) and the record in progress, so memory does not grow
+//! with the file. Each record comes out with its 1-based line, its byte offset, and, on demand,
+//! the exact byte offset of any cell (quotes and embedded newlines included).
+
+use csv_core::{ReadRecordResult, Reader, ReaderBuilder};
+
+/// A record longer than this cannot be a row of any payload we accept.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+/// The first line is buffered at most this far to find the delimiter.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// One parsed record, borrowed from the engine.
+pub struct RecordRef<'a> {
+    output: &'a [u8],
+    ends: &'a [usize],
+    raw: &'a [u8],
+    delimiter: u8,
+    /// 1-based line where the record starts.
+    pub line: u64,
+    /// Byte offset of the record's first byte in the file.
+    pub byte_offset: u64,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Number of cells.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The cell at 0-based `index`, unquoted, as raw bytes.
+    pub fn field(&self, index: usize) -> &'a [u8] {
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.output[start..self.ends[index]]
+    }
+
+    /// Byte offset in the file of the cell at 0-based `index` (or of the record's end when the
+    /// record has fewer cells). Computed by rescanning the raw record, so only call it for
+    /// findings.
+    pub fn field_offset(&self, index: usize) -> u64 {
+        let mut in_quotes = false;
+        let mut field = 0;
+        for (position, &byte) in self.raw.iter().enumerate() {
+            if field == index {
+                return self.byte_offset + position as u64;
+            }
+            match byte {
+                b'"' => in_quotes = !in_quotes,
+                b if b == self.delimiter && !in_quotes => field += 1,
+                _ => {}
+            }
+        }
+        self.byte_offset + self.raw.len() as u64
+    }
+}
+
+/// What the engine reports besides records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A record exceeded [`MAX_RECORD_BYTES`]; the rest of the input is ignored.
+    RecordTooLong {
+        /// Line where the record starts.
+        line: u64,
+        /// Its byte offset.
+        byte_offset: u64,
+    },
+}
+
+/// Streaming CSV reader with position tracking.
+pub struct CsvStream {
+    sniff: fn(&[u8]) -> u8,
+    reader: Option<Reader>,
+    delimiter: u8,
+    head: Vec<u8>,
+    bom: bool,
+    output: Vec<u8>,
+    output_len: usize,
+    ends: Vec<usize>,
+    ends_len: usize,
+    raw: Vec<u8>,
+    /// File offset of `raw[0]`.
+    raw_offset: u64,
+    /// Line number at `raw[0]`.
+    raw_line: u64,
+    bytes: u64,
+    stopped: Option<Event>,
+}
+
+impl CsvStream {
+    /// A stream whose delimiter `sniff` picks from the first line (BOM removed).
+    pub fn new(sniff: fn(&[u8]) -> u8) -> Self {
+        CsvStream {
+            sniff,
+            reader: None,
+            delimiter: b',',
+            head: Vec::new(),
+            bom: false,
+            output: vec![0; 4096],
+            output_len: 0,
+            ends: vec![0; 64],
+            ends_len: 0,
+            raw: Vec::with_capacity(4096),
+            raw_offset: 0,
+            raw_line: 1,
+            bytes: 0,
+            stopped: None,
+        }
+    }
+
+    /// Bytes pushed so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Whether the file started with a UTF-8 byte-order mark.
+    pub fn had_bom(&self) -> bool {
+        self.bom
+    }
+
+    /// The delimiter in use (known once the first line is complete).
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Set when the engine stopped reading (see [`Event`]).
+    pub fn stopped(&self) -> Option<&Event> {
+        self.stopped.as_ref()
+    }
+
+    /// Feeds `chunk`, calling `on_record` for every complete record.
+    pub fn push(&mut self, chunk: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        self.bytes += chunk.len() as u64;
+        if self.stopped.is_some() {
+            return;
+        }
+        if self.reader.is_some() {
+            self.feed(chunk, on_record);
+            return;
+        }
+        self.head.extend_from_slice(chunk);
+        let complete_line = self.head.contains(&b'\n') || self.head.len() >= MAX_HEAD_BYTES;
+        // Wait for three bytes at least, so a BOM split across chunks is still recognised.
+        if complete_line && self.head.len() >= UTF8_BOM.len() {
+            self.start(on_record);
+        }
+    }
+
+    /// Ends the input, flushing the last record (which may lack a line terminator).
+    pub fn finish(&mut self, on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        if self.stopped.is_some() {
+            return;
+        }
+        if self.reader.is_none() {
+            self.start(on_record);
+        }
+        // An empty input tells csv-core the data has ended.
+        self.feed(&[], on_record);
+    }
+
+    fn start(&mut self, on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        let mut head = std::mem::take(&mut self.head);
+        if head.starts_with(UTF8_BOM) {
+            self.bom = true;
+            head.drain(..UTF8_BOM.len());
+            self.raw_offset = UTF8_BOM.len() as u64;
+        }
+        let first_line = head.split(|&b| b == b'\n').next().unwrap_or(&[]);
+        self.delimiter = (self.sniff)(first_line);
+        self.reader = Some(ReaderBuilder::new().delimiter(self.delimiter).build());
+        if !head.is_empty() {
+            self.feed(&head, on_record);
+        }
+    }
+
+    fn feed(&mut self, mut input: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        let at_end = input.is_empty();
+        loop {
+            let reader = self.reader.as_mut().expect("started before feeding");
+            let (result, read, written, ended) =
+                reader.read_record(input, &mut self.output[self.output_len..], &mut self.ends[self.ends_len..]);
+            self.raw.extend_from_slice(&input[..read]);
+            input = &input[read..];
+            self.output_len += written;
+            self.ends_len += ended;
+            match result {
+                ReadRecordResult::InputEmpty => {
+                    if input.is_empty() && !at_end {
+                        return;
+                    }
+                }
+                ReadRecordResult::OutputFull => {
+                    if self.output.len() >= MAX_RECORD_BYTES {
+                        let lead = leading_blank_lines(&self.raw);
+                        self.stopped = Some(Event::RecordTooLong {
+                            line: self.raw_line + count_newlines(&self.raw[..lead]),
+                            byte_offset: self.raw_offset + lead as u64,
+                        });
+                        return;
+                    }
+                    let doubled = self.output.len() * 2;
+                    self.output.resize(doubled, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let doubled = self.ends.len() * 2;
+                    self.ends.resize(doubled, 0);
+                }
+                ReadRecordResult::Record => {
+                    self.emit(on_record);
+                    if input.is_empty() && !at_end {
+                        return;
+                    }
+                }
+                ReadRecordResult::End => return,
+            }
+        }
+    }
+
+    fn emit(&mut self, on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        let lead = leading_blank_lines(&self.raw);
+        let record = RecordRef {
+            output: &self.output[..self.output_len],
+            ends: &self.ends[..self.ends_len],
+            raw: &self.raw[lead..],
+            delimiter: self.delimiter,
+            line: self.raw_line + count_newlines(&self.raw[..lead]),
+            byte_offset: self.raw_offset + lead as u64,
+        };
+        // A blank line is not a record.
+        let blank = record.len() == 1 && record.field(0).is_empty() && record.raw.iter().all(|b| matches!(b, b'\r' | b'\n'));
+        if !blank {
+            on_record(record);
+        }
+        self.raw_line += count_newlines(&self.raw);
+        self.raw_offset += self.raw.len() as u64;
+        self.raw.clear();
+        self.output_len = 0;
+        self.ends_len = 0;
+    }
+}
+
+fn leading_blank_lines(raw: &[u8]) -> usize {
+    raw.iter().take_while(|&&b| b == b'\n' || b == b'\r').count()
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Picks `;` when the first line has more semicolons than commas (European Windows locale).
+pub fn comma_or_semicolon(first_line: &[u8]) -> u8 {
+    let count = |d: u8| first_line.iter().filter(|&&b| b == d).count();
+    if count(b';') > count(b',') { b';' } else { b',' }
+}
+
+/// Always `,`.
+pub fn comma(_: &[u8]) -> u8 {
+    b','
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (line, offset, fields) of every record, feeding `input` in chunks of `chunk` bytes.
+    fn records(input: &[u8], chunk: usize) -> Vec<(u64, u64, Vec<String>)> {
+        let mut stream = CsvStream::new(comma_or_semicolon);
+        let mut out = Vec::new();
+        let mut collect = |r: RecordRef<'_>| {
+            let fields = (0..r.len()).map(|i| String::from_utf8_lossy(r.field(i)).into_owned()).collect();
+            out.push((r.line, r.byte_offset, fields));
+        };
+        for piece in input.chunks(chunk.max(1)) {
+            stream.push(piece, &mut collect);
+        }
+        stream.finish(&mut collect);
+        out
+    }
+
+    #[test]
+    fn locates_records_across_blank_lines_quotes_and_crlf() {
+        let input = b"a,b\r\n1,\"x\ny\"\r\n\r\n2,z";
+        let expected = vec![
+            (1, 0, vec!["a".to_string(), "b".into()]),
+            (2, 5, vec!["1".into(), "x\ny".into()]),
+            (5, 16, vec!["2".into(), "z".into()]),
+        ];
+        for chunk in [1, 2, 3, 7, 100] {
+            assert_eq!(records(input, chunk), expected, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn strips_a_bom_even_when_split_across_chunks_and_counts_it_in_offsets() {
+        let input = b"\xEF\xBB\xBFa;b\n1;2\n";
+        for chunk in [1, 2, 4, 64] {
+            let got = records(input, chunk);
+            assert_eq!(got[0], (1, 3, vec!["a".to_string(), "b".into()]), "chunk {chunk}");
+            assert_eq!(got[1].1, 7);
+        }
+    }
+
+    #[test]
+    fn field_offsets_account_for_quotes() {
+        let mut stream = CsvStream::new(comma);
+        let mut offsets = Vec::new();
+        stream.push(b"h1,h2,h3\n\"a,b\",c,d\n", &mut |r| offsets.push((0..3).map(|i| r.field_offset(i)).collect::<Vec<_>>()));
+        stream.finish(&mut |_| {});
+        assert_eq!(offsets[1], [9, 15, 17]);
+    }
+
+    #[test]
+    fn stops_on_a_record_longer_than_the_limit() {
+        let mut stream = CsvStream::new(comma);
+        stream.push(b"a\n", &mut |_| {});
+        let long = vec![b'x'; MAX_RECORD_BYTES + 10];
+        stream.push(&long, &mut |_| {});
+        assert_eq!(stream.stopped(), Some(&Event::RecordTooLong { line: 2, byte_offset: 2 }));
+    }
+}

@@ -1,0 +1,5 @@
+//! Pure, streaming validation of upload payloads.
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod report;

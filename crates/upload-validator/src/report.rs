@@ -1,0 +1,199 @@
+//! Findings and the report: what is wrong, where, and what to do.
+
+use std::collections::BTreeMap;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The file cannot be uploaded until this is fixed.
+    Error,
+    /// Worth a look; the file can still be uploaded.
+    Warning,
+}
+
+/// Every rule a payload is checked against. The code (kebab-case) is stable: tests, the
+/// browser and the server key on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// The file is not UTF-8.
+    Encoding,
+    /// The file is larger than allowed.
+    FileTooLarge,
+    /// The file has no header or no data.
+    EmptyFile,
+    /// The header lacks a required column or has one twice.
+    Header,
+    /// This is a different kind of file than expected (e.g. a NinjaTrader Trades export).
+    WrongFileType,
+    /// A row has more or fewer cells than the header.
+    ColumnCount,
+    /// A row is longer than any real row could be.
+    RecordTooLong,
+    /// A required cell is empty.
+    EmptyCell,
+    /// A date that is not `YYYY-MM-DD` (or the format this file kind uses).
+    Date,
+    /// A count that is not a whole number ≥ 0.
+    NonNegativeInteger,
+    /// A number that does not parse.
+    Number,
+    /// A number outside its allowed range.
+    Range,
+    /// A value outside its list of allowed values.
+    Enumeration,
+    /// A date outside the expected week or range.
+    DateOutsideRange,
+    /// The expected week or range is not fully covered.
+    Coverage,
+    /// Two rows share a key that must be unique.
+    DuplicateKey,
+    /// An id the system does not know (store, category).
+    UnknownId,
+}
+
+impl Rule {
+    /// The stable kebab-case code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rule::Encoding => "encoding",
+            Rule::FileTooLarge => "file-too-large",
+            Rule::EmptyFile => "empty-file",
+            Rule::Header => "header",
+            Rule::WrongFileType => "wrong-file-type",
+            Rule::ColumnCount => "column-count",
+            Rule::RecordTooLong => "record-too-long",
+            Rule::EmptyCell => "empty-cell",
+            Rule::Date => "date",
+            Rule::NonNegativeInteger => "non-negative-integer",
+            Rule::Number => "number",
+            Rule::Range => "range",
+            Rule::Enumeration => "enumeration",
+            Rule::DateOutsideRange => "date-outside-range",
+            Rule::Coverage => "coverage",
+            Rule::DuplicateKey => "duplicate-key",
+            Rule::UnknownId => "unknown-id",
+        }
+    }
+}
+
+/// One problem, located precisely.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    /// Which rule.
+    pub rule: Rule,
+    /// Error or warning.
+    pub severity: Severity,
+    /// 1-based line in the file (the header is line 1), as a spreadsheet shows it.
+    pub line: u64,
+    /// 1-based data record (0 for the header or the whole file).
+    pub record: u64,
+    /// 1-based column index, when the finding is about one cell.
+    pub column: Option<u32>,
+    /// The column's name from the header.
+    pub column_name: Option<String>,
+    /// Byte offset of the cell (or line) in the file, from 0, counting a byte-order mark.
+    pub byte_offset: u64,
+    /// What is wrong and what to do, for a person who is not a programmer.
+    pub message: String,
+}
+
+/// Whether the file can go to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No errors.
+    ReadyToUpload,
+    /// At least one error.
+    FixFirst,
+}
+
+/// The result of validating one payload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// The payload kind.
+    pub kind: &'static str,
+    /// Ready to upload, or fix first.
+    pub verdict: Verdict,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Data records read (header excluded).
+    pub records: u64,
+    /// Errors in total, including those past the cap.
+    pub errors: u64,
+    /// Warnings in total, including those past the cap.
+    pub warnings: u64,
+    /// What was recognised about the file (delimiter, locale, variant).
+    pub detected: BTreeMap<&'static str, String>,
+    /// The first findings, in file order, up to the cap.
+    pub findings: Vec<Finding>,
+    /// Per rule, how many findings were left out past the cap.
+    pub omitted: BTreeMap<&'static str, u64>,
+}
+
+impl Report {
+    /// The report as JSON: the exact bytes compared natively, under Node and in the browser.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+}
+
+/// Collects findings up to a cap, counting the rest per rule.
+#[derive(Debug)]
+pub(crate) struct Findings {
+    cap: usize,
+    kept: Vec<Finding>,
+    omitted: BTreeMap<&'static str, u64>,
+    errors: u64,
+    warnings: u64,
+}
+
+impl Findings {
+    pub(crate) fn new(cap: usize) -> Self {
+        Findings { cap, kept: Vec::new(), omitted: BTreeMap::new(), errors: 0, warnings: 0 }
+    }
+
+    /// Whether another finding would still be kept (lets callers skip building messages).
+    pub(crate) fn has_room(&self) -> bool {
+        self.kept.len() < self.cap
+    }
+
+    pub(crate) fn push(&mut self, finding: Finding) {
+        self.count(finding.rule, finding.severity);
+        if self.has_room() {
+            self.kept.push(finding);
+        } else {
+            *self.omitted.entry(finding.rule.code()).or_default() += 1;
+        }
+    }
+
+    /// Counts a finding without building it (past the cap).
+    pub(crate) fn count_omitted(&mut self, rule: Rule, severity: Severity) {
+        self.count(rule, severity);
+        *self.omitted.entry(rule.code()).or_default() += 1;
+    }
+
+    fn count(&mut self, _rule: Rule, severity: Severity) {
+        match severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+        }
+    }
+
+    pub(crate) fn into_report(mut self, kind: &'static str, bytes: u64, records: u64, detected: BTreeMap<&'static str, String>) -> Report {
+        // File-level findings (coverage, duplicates found at the end) arrive last; keep file order.
+        self.kept.sort_by_key(|f| (f.line, f.column));
+        Report {
+            kind,
+            verdict: if self.errors == 0 { Verdict::ReadyToUpload } else { Verdict::FixFirst },
+            bytes,
+            records,
+            errors: self.errors,
+            warnings: self.warnings,
+            detected,
+            findings: self.kept,
+            omitted: self.omitted,
+        }
+    }
+}
