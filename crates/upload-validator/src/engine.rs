@@ -26,9 +26,19 @@ pub struct RecordRef<'a> {
 }
 
 impl<'a> RecordRef<'a> {
+    /// The delimiter this record was split on.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
     /// Number of cells.
     pub fn len(&self) -> usize {
         self.ends.len()
+    }
+
+    /// Whether the record has no cells (never true for a record the engine emits).
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 
     /// The cell at 0-based `index`, unquoted, as raw bytes.
@@ -229,7 +239,8 @@ impl CsvStream {
             byte_offset: self.raw_offset + lead as u64,
         };
         // A blank line is not a record.
-        let blank = record.len() == 1 && record.field(0).is_empty() && record.raw.iter().all(|b| matches!(b, b'\r' | b'\n'));
+        let blank =
+            record.len() == 1 && record.field(0).is_empty() && record.raw.iter().all(|b| matches!(b, b'\r' | b'\n'));
         if !blank {
             on_record(record);
         }
@@ -306,7 +317,9 @@ mod tests {
     fn field_offsets_account_for_quotes() {
         let mut stream = CsvStream::new(comma);
         let mut offsets = Vec::new();
-        stream.push(b"h1,h2,h3\n\"a,b\",c,d\n", &mut |r| offsets.push((0..3).map(|i| r.field_offset(i)).collect::<Vec<_>>()));
+        stream.push(b"h1,h2,h3\n\"a,b\",c,d\n", &mut |r| {
+            offsets.push((0..3).map(|i| r.field_offset(i)).collect::<Vec<_>>())
+        });
         stream.finish(&mut |_| {});
         assert_eq!(offsets[1], [9, 15, 17]);
     }

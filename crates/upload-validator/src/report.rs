@@ -181,7 +181,13 @@ impl Findings {
         }
     }
 
-    pub(crate) fn into_report(mut self, kind: &'static str, bytes: u64, records: u64, detected: BTreeMap<&'static str, String>) -> Report {
+    pub(crate) fn into_report(
+        mut self,
+        kind: &'static str,
+        bytes: u64,
+        records: u64,
+        detected: BTreeMap<&'static str, String>,
+    ) -> Report {
         // File-level findings (coverage, duplicates found at the end) arrive last; keep file order.
         self.kept.sort_by_key(|f| (f.line, f.column));
         Report {

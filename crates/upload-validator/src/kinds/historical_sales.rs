@@ -1,0 +1,165 @@
+//! Historical sales: `date,category,store_id,quantity_sold,revenue`, categories by display name.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use super::{Checker, Column, Layout, check_width, resolve, text};
+use crate::engine::RecordRef;
+use crate::fields::{Decimal, iso_date, non_negative_integer};
+use crate::report::Rule;
+use crate::validator::Out;
+use crate::{Context, Error, Record};
+
+const COLUMNS: &[Column] = &[
+    Column { name: "date", aliases: &[], required: true },
+    Column { name: "category", aliases: &["category_name"], required: true },
+    Column { name: "store_id", aliases: &["store"], required: true },
+    Column { name: "quantity_sold", aliases: &["quantity"], required: true },
+    Column { name: "revenue", aliases: &[], required: true },
+];
+
+/// One valid row, its category mapped to the category id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HistoricalSale {
+    /// The day.
+    pub date: NaiveDate,
+    /// Category id (e.g. `womens_dresses`).
+    pub category_id: String,
+    /// The store.
+    pub store_id: String,
+    /// Units sold.
+    pub quantity_sold: u64,
+    /// Revenue, exact.
+    pub revenue: Decimal,
+    /// 1-based line in the file.
+    pub line: u64,
+}
+
+pub struct HistoricalSales {
+    categories: HashMap<String, (u32, String)>,
+    stores: HashMap<String, u32>,
+    layout: Option<Layout>,
+    /// Packed (day, category, store) keys: 8 bytes per distinct valid row.
+    seen: HashSet<u64>,
+}
+
+impl HistoricalSales {
+    pub fn new(context: Context) -> Result<Self, Error> {
+        if context.categories.is_empty() {
+            return Err(Error::MissingContext { kind: "historical_sales", field: "categories" });
+        }
+        if context.store_ids.is_empty() {
+            return Err(Error::MissingContext { kind: "historical_sales", field: "store_ids" });
+        }
+        Ok(HistoricalSales {
+            categories: context
+                .categories
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, id))| (name, (i as u32, id)))
+                .collect(),
+            stores: context.store_ids.into_iter().enumerate().map(|(i, id)| (id, i as u32)).collect(),
+            layout: None,
+            seen: HashSet::new(),
+        })
+    }
+}
+
+impl Checker for HistoricalSales {
+    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
+        self.layout = resolve(header, COLUMNS, out);
+        self.layout.is_some()
+    }
+
+    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>) {
+        let layout = self.layout.as_ref().expect("header accepted");
+        if !check_width(layout, record, number, out, "") {
+            return;
+        }
+        let mut empty = false;
+        for (column, spec) in COLUMNS.iter().enumerate() {
+            if text(record, layout.at(column)).is_empty() {
+                empty = true;
+                out.cell(Rule::EmptyCell, record, number, layout.at(column), || {
+                    format!("The {} cell is empty; every cell needs a value.", spec.name)
+                });
+            }
+        }
+        if empty {
+            return;
+        }
+        let cell = |column: usize| text(record, layout.at(column));
+        let date = iso_date(cell(0));
+        if date.is_none() {
+            out.cell(Rule::Date, record, number, layout.at(0), || {
+                format!("\"{}\" is not a date in the form YYYY-MM-DD.", cell(0))
+            });
+        }
+        let category = self.categories.get(cell(1));
+        if category.is_none() {
+            out.cell(Rule::UnknownId, record, number, layout.at(1), || {
+                format!("\"{}\" is not a known category.", cell(1))
+            });
+        }
+        let store = self.stores.get(cell(2)).copied();
+        if store.is_none() {
+            out.cell(Rule::UnknownId, record, number, layout.at(2), || {
+                format!("\"{}\" is not a known store id.", cell(2))
+            });
+        }
+        let quantity = non_negative_integer(cell(3));
+        if quantity.is_none() {
+            out.cell(Rule::NonNegativeInteger, record, number, layout.at(3), || {
+                format!("\"{}\" is not a whole number of units (0 or more).", cell(3))
+            });
+        }
+        let revenue = match Decimal::parse(cell(4), b'.') {
+            Some(revenue) if revenue.is_negative() => {
+                out.cell(Rule::Range, record, number, layout.at(4), || {
+                    format!("The revenue {} is negative; it must be 0 or more.", cell(4))
+                });
+                None
+            }
+            Some(revenue) => Some(revenue),
+            None => {
+                out.cell(Rule::Number, record, number, layout.at(4), || {
+                    format!("\"{}\" is not an amount like 2400.00.", cell(4))
+                });
+                None
+            }
+        };
+        let (Some(date), Some((category_index, category_id)), Some(store)) = (date, category, store) else { return };
+        let day = date.signed_duration_since(NaiveDate::MIN).num_days() as u64;
+        let key = (day << 40) | (u64::from(*category_index) << 24) | u64::from(store);
+        if !self.seen.insert(key) {
+            out.cell(Rule::DuplicateKey, record, number, layout.at(0), || {
+                format!(
+                    "Another row already has {} / {} / {}; keep one row per day, category and store.",
+                    cell(0),
+                    cell(1),
+                    cell(2)
+                )
+            });
+            return;
+        }
+        if let (Some(quantity_sold), Some(revenue)) = (quantity, revenue) {
+            out.record(|| {
+                Record::HistoricalSale(HistoricalSale {
+                    date,
+                    category_id: category_id.clone(),
+                    store_id: cell(2).to_owned(),
+                    quantity_sold,
+                    revenue,
+                    line: record.line,
+                })
+            });
+        }
+    }
+
+    fn finish(&mut self, out: &mut Out<'_>, records: u64) {
+        if records == 0 {
+            out.line(Rule::EmptyFile, 1, 0, 0, || "The file has a header but no rows.".into());
+        }
+    }
+}

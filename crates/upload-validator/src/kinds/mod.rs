@@ -1,0 +1,126 @@
+//! One checker per payload kind, and the header resolution they share.
+
+mod historical_sales;
+mod ninjatrader;
+mod store_attributes;
+mod weekly_actuals;
+
+use std::collections::BTreeMap;
+
+pub use historical_sales::HistoricalSale;
+pub use ninjatrader::{Action, EntryExit, Execution, Locale};
+pub use store_attributes::StoreAttributes;
+pub use weekly_actuals::DailyActual;
+
+use crate::engine::{self, RecordRef};
+use crate::report::{Rule, Severity};
+use crate::validator::Out;
+use crate::{Context, Error, PayloadKind};
+
+/// What each payload kind implements.
+pub trait Checker {
+    /// Picks the delimiter from the first line.
+    fn sniff(&self) -> fn(&[u8]) -> u8 {
+        engine::comma
+    }
+    /// Checks the header; `false` stops validation (nothing else can be checked).
+    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool;
+    /// Checks one data record (1-based `number`).
+    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>);
+    /// File-level checks once every record is in.
+    fn finish(&mut self, _out: &mut Out<'_>, _records: u64) {}
+    /// What was recognised about the file.
+    fn detected(&self) -> BTreeMap<&'static str, String> {
+        BTreeMap::new()
+    }
+}
+
+pub(crate) fn checker(kind: PayloadKind, context: Context) -> Result<Box<dyn Checker>, Error> {
+    Ok(match kind {
+        PayloadKind::WeeklyActuals => Box::new(weekly_actuals::WeeklyActuals::new(context)?),
+        PayloadKind::HistoricalSales => Box::new(historical_sales::HistoricalSales::new(context)?),
+        PayloadKind::StoreAttributes => Box::new(store_attributes::StoreAttributesChecker::default()),
+        PayloadKind::NinjaTraderExecutions => Box::new(ninjatrader::Executions::default()),
+    })
+}
+
+/// An expected column: its name and the other spellings real files use.
+pub struct Column {
+    /// The canonical name.
+    pub name: &'static str,
+    /// Other accepted spellings (compared case-insensitively).
+    pub aliases: &'static [&'static str],
+    /// Whether the file is refused without it.
+    pub required: bool,
+}
+
+/// Resolved header: where each expected column is, and how many cells every row must have.
+pub struct Layout {
+    /// Position of each expected column, in the order given.
+    pub positions: Vec<Option<usize>>,
+    /// Cells per row (the header's own count, trailing empty cell included).
+    pub width: usize,
+}
+
+impl Layout {
+    /// Position of expected column `index` (a required column always has one).
+    pub fn at(&self, index: usize) -> usize {
+        self.positions[index].expect("required columns are resolved")
+    }
+}
+
+/// Matches the header against `columns` (trimmed, case-insensitive, aliases), reporting
+/// missing required columns (error), repeated columns (error) and unknown ones (warning).
+pub fn resolve(header: &RecordRef<'_>, columns: &[Column], out: &mut Out<'_>) -> Option<Layout> {
+    let names: Vec<String> =
+        (0..header.len()).map(|i| String::from_utf8_lossy(header.field(i)).trim().to_lowercase()).collect();
+    let expected = columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
+    let mut positions = Vec::with_capacity(columns.len());
+    let mut ok = true;
+    for column in columns {
+        let matches =
+            |name: &String| name == column.name || column.aliases.iter().any(|a| a.eq_ignore_ascii_case(name));
+        let found: Vec<usize> = names.iter().enumerate().filter(|(_, n)| matches(n)).map(|(i, _)| i).collect();
+        if found.len() > 1 {
+            ok = false;
+            out.cell(Rule::Header, header, 0, found[1], || {
+                format!("The column \"{}\" appears twice in the header; keep one.", column.name)
+            });
+        }
+        if found.is_empty() && column.required {
+            ok = false;
+            out.line(Rule::Header, header.line, 0, header.byte_offset, || {
+                format!(
+                    "The header has no \"{}\" column. The first line must name the columns: {expected}.",
+                    column.name
+                )
+            });
+        }
+        positions.push(found.first().copied());
+    }
+    for (i, name) in names.iter().enumerate() {
+        if !name.is_empty() && !positions.contains(&Some(i)) {
+            out.cell_with(Severity::Warning, Rule::Header, header, 0, i, || {
+                format!("The column \"{name}\" is not one we use; it will be ignored.")
+            });
+        }
+    }
+    ok.then_some(Layout { positions, width: names.len() })
+}
+
+/// Checks the cell count; `false` means the row is not checked further.
+pub fn check_width(layout: &Layout, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>, hint: &str) -> bool {
+    if record.len() == layout.width {
+        return true;
+    }
+    let column = record.len().min(layout.width);
+    out.cell(Rule::ColumnCount, record, number, column, || {
+        format!("This row has {} cells but the header has {}.{hint}", record.len(), layout.width)
+    });
+    false
+}
+
+/// The cell at `position` as text (cells were checked to be UTF-8 before any checker runs).
+pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
+    std::str::from_utf8(record.field(position)).unwrap_or_default().trim()
+}

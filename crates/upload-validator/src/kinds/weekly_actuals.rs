@@ -1,0 +1,153 @@
+//! Weekly actuals: daily rows `date,store_id,quantity_sold` for one workflow week.
+
+use std::collections::HashMap;
+
+use chrono::{Days, NaiveDate};
+
+use super::{Checker, Column, Layout, check_width, resolve, text};
+use crate::engine::RecordRef;
+use crate::fields::{iso_date, non_negative_integer};
+use crate::report::Rule;
+use crate::validator::Out;
+use crate::{Context, Error, Record};
+
+const COLUMNS: &[Column] = &[
+    Column { name: "date", aliases: &["day", "sale_date"], required: true },
+    Column { name: "store_id", aliases: &["store", "store id"], required: true },
+    Column { name: "quantity_sold", aliases: &["quantity", "qty", "units", "quantity sold"], required: true },
+];
+
+/// One valid daily row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DailyActual {
+    /// The day.
+    pub date: NaiveDate,
+    /// The store.
+    pub store_id: String,
+    /// Units sold that day.
+    pub quantity_sold: u64,
+    /// 1-based line in the file.
+    pub line: u64,
+}
+
+pub struct WeeklyActuals {
+    week_start: NaiveDate,
+    week_end: NaiveDate,
+    stores: HashMap<String, u32>,
+    layout: Option<Layout>,
+    /// (day of week, store index) → line of the first row, bounded by 7 × known stores.
+    seen: HashMap<(u8, u32), u64>,
+    days_present: [bool; 7],
+}
+
+impl WeeklyActuals {
+    pub fn new(context: Context) -> Result<Self, Error> {
+        let start = context
+            .week_start
+            .as_deref()
+            .ok_or(Error::MissingContext { kind: "weekly_actuals", field: "week_start" })?;
+        let week_start =
+            iso_date(start).ok_or_else(|| Error::InvalidContext { field: "week_start", value: start.to_owned() })?;
+        if context.store_ids.is_empty() {
+            return Err(Error::MissingContext { kind: "weekly_actuals", field: "store_ids" });
+        }
+        Ok(WeeklyActuals {
+            week_start,
+            week_end: week_start + Days::new(6),
+            stores: context.store_ids.into_iter().enumerate().map(|(i, id)| (id, i as u32)).collect(),
+            layout: None,
+            seen: HashMap::new(),
+            days_present: [false; 7],
+        })
+    }
+}
+
+impl Checker for WeeklyActuals {
+    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
+        self.layout = resolve(header, COLUMNS, out);
+        self.layout.is_some()
+    }
+
+    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>) {
+        let layout = self.layout.as_ref().expect("header accepted");
+        if !check_width(layout, record, number, out, "") {
+            return;
+        }
+        let (date_at, store_at, quantity_at) = (layout.at(0), layout.at(1), layout.at(2));
+        let date_text = text(record, date_at);
+        let date = match iso_date(date_text) {
+            None => {
+                out.cell(Rule::Date, record, number, date_at, || {
+                    format!("\"{date_text}\" is not a date in the form YYYY-MM-DD (for example 2025-03-01).")
+                });
+                None
+            }
+            Some(date) if date < self.week_start || date > self.week_end => {
+                out.cell(Rule::DateOutsideRange, record, number, date_at, || {
+                    format!("{date} is outside the week of this upload ({} to {}).", self.week_start, self.week_end)
+                });
+                None
+            }
+            Some(date) => Some(date),
+        };
+        let store_text = text(record, store_at);
+        let store = if store_text.is_empty() {
+            out.cell(Rule::EmptyCell, record, number, store_at, || "The store id is empty.".into());
+            None
+        } else if let Some(&index) = self.stores.get(store_text) {
+            Some(index)
+        } else {
+            out.cell(Rule::UnknownId, record, number, store_at, || {
+                format!("\"{store_text}\" is not a known store id; check the spelling or add the store first.")
+            });
+            None
+        };
+        let quantity_text = text(record, quantity_at);
+        let quantity = non_negative_integer(quantity_text);
+        if quantity.is_none() {
+            out.cell(Rule::NonNegativeInteger, record, number, quantity_at, || {
+                format!("\"{quantity_text}\" is not a whole number of units (0 or more).")
+            });
+        }
+        if let (Some(date), Some(store)) = (date, store) {
+            let day = (date - self.week_start).num_days() as u8;
+            self.days_present[usize::from(day)] = true;
+            if let Some(first) = self.seen.insert((day, store), record.line) {
+                self.seen.insert((day, store), first);
+                out.cell(Rule::DuplicateKey, record, number, store_at, || {
+                    format!("Store {store_text} already has a row for {date} on line {first}; keep one row per store and day.")
+                });
+            } else if let Some(quantity) = quantity {
+                out.record(|| {
+                    Record::DailyActual(DailyActual {
+                        date,
+                        store_id: store_text.to_owned(),
+                        quantity_sold: quantity,
+                        line: record.line,
+                    })
+                });
+            }
+        }
+    }
+
+    fn finish(&mut self, out: &mut Out<'_>, records: u64) {
+        if records == 0 {
+            out.line(Rule::EmptyFile, 1, 0, 0, || "The file has a header but no rows.".into());
+            return;
+        }
+        let missing: Vec<String> = (0..7u64)
+            .filter(|&day| !self.days_present[day as usize])
+            .map(|day| (self.week_start + Days::new(day)).to_string())
+            .collect();
+        if !missing.is_empty() {
+            out.line(Rule::Coverage, 0, 0, 0, || {
+                format!(
+                    "The week {} to {} must be covered, but there are no rows for {}.",
+                    self.week_start,
+                    self.week_end,
+                    missing.join(", ")
+                )
+            });
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The validator: a payload kind's checks driven by the streaming engine.
+
+use crate::engine::{CsvStream, Event, RecordRef};
+use crate::kinds::{self, Checker};
+use crate::report::{Finding, Findings, Report, Rule, Severity};
+use crate::{Context, Error, PayloadKind, Record};
+
+/// Limits that protect the browser and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted file, in bytes.
+    pub max_file_bytes: u64,
+    /// Findings kept in the report; the rest are counted per rule.
+    pub max_findings: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_file_bytes: 2 << 30, max_findings: 1000 }
+    }
+}
+
+/// Validates one payload pushed in chunks of any size.
+///
+/// ```
+/// use upload_validator::{Context, PayloadKind, Rule, Validator, Verdict};
+///
+/// let context = Context { week_start: Some("2025-03-01".into()), store_ids: vec!["S001".into()], ..Context::default() };
+/// let mut validator = Validator::new(PayloadKind::WeeklyActuals, context)?;
+/// validator.push(b"date,store_id,quantity_sold\n2025-03-01,S001,14\n2025-03-02,S001,-3\n");
+/// let report = validator.finish();
+/// assert_eq!(report.verdict, Verdict::FixFirst);
+/// let negative = report.findings.iter().find(|f| f.rule == Rule::NonNegativeInteger).unwrap();
+/// assert_eq!((negative.line, negative.column, negative.byte_offset), (3, Some(3), 63));
+/// // Two of seven days are covered: the week is incomplete.
+/// assert!(report.findings.iter().any(|f| f.rule == Rule::Coverage));
+/// # Ok::<(), upload_validator::Error>(())
+/// ```
+pub struct Validator {
+    kind: PayloadKind,
+    stream: CsvStream,
+    state: State,
+}
+
+/// Everything but the byte stream, so the record callback can borrow it while the stream is
+/// borrowed mutably.
+struct State {
+    checker: Box<dyn Checker>,
+    findings: Findings,
+    limits: Limits,
+    header: Option<Vec<String>>,
+    records: u64,
+    stopped: bool,
+    size_reported: bool,
+    sink: Option<Box<dyn FnMut(Record)>>,
+}
+
+/// Reports findings about one record; knows the header for column names.
+pub struct Out<'a> {
+    findings: &'a mut Findings,
+    header: &'a [String],
+    records: Option<&'a mut dyn FnMut(Record)>,
+}
+
+impl<'a> Out<'a> {
+    fn new(findings: &'a mut Findings, header: &'a [String]) -> Self {
+        Out { findings, header, records: None }
+    }
+
+    /// An error about cell `column` (0-based) of `record`.
+    pub fn cell(
+        &mut self,
+        rule: Rule,
+        record: &RecordRef<'_>,
+        number: u64,
+        column: usize,
+        message: impl FnOnce() -> String,
+    ) {
+        self.cell_with(Severity::Error, rule, record, number, column, message);
+    }
+
+    /// A finding of any severity about one cell.
+    pub fn cell_with(
+        &mut self,
+        severity: Severity,
+        rule: Rule,
+        record: &RecordRef<'_>,
+        number: u64,
+        column: usize,
+        message: impl FnOnce() -> String,
+    ) {
+        if !self.findings.has_room() {
+            self.findings.count_omitted(rule, severity);
+            return;
+        }
+        self.findings.push(Finding {
+            rule,
+            severity,
+            line: record.line,
+            record: number,
+            column: Some(column as u32 + 1),
+            column_name: self.header.get(column).cloned(),
+            byte_offset: record.field_offset(column),
+            message: message(),
+        });
+    }
+
+    /// An error about a whole line (or the whole file, with `record` 0).
+    pub fn line(&mut self, rule: Rule, line: u64, number: u64, byte_offset: u64, message: impl FnOnce() -> String) {
+        if !self.findings.has_room() {
+            self.findings.count_omitted(rule, Severity::Error);
+            return;
+        }
+        self.findings.push(Finding {
+            rule,
+            severity: Severity::Error,
+            line,
+            record: number,
+            column: None,
+            column_name: None,
+            byte_offset,
+            message: message(),
+        });
+    }
+
+    /// Hands a typed record to the caller (server-side importers), if one asked for them.
+    pub fn record(&mut self, record: impl FnOnce() -> Record) {
+        if let Some(sink) = self.records.as_mut() {
+            sink(record());
+        }
+    }
+
+    /// Whether typed records are wanted (lets checkers skip building them).
+    pub fn wants_records(&self) -> bool {
+        self.records.is_some()
+    }
+}
+
+impl Validator {
+    /// A validator for `kind`; fails when `context` lacks what the kind needs.
+    pub fn new(kind: PayloadKind, context: Context) -> Result<Self, Error> {
+        Self::with_limits(kind, context, Limits::default())
+    }
+
+    /// A validator with explicit limits.
+    pub fn with_limits(kind: PayloadKind, context: Context, limits: Limits) -> Result<Self, Error> {
+        let checker = kinds::checker(kind, context)?;
+        Ok(Validator {
+            kind,
+            stream: CsvStream::new(checker.sniff()),
+            state: State {
+                checker,
+                findings: Findings::new(limits.max_findings),
+                limits,
+                header: None,
+                records: 0,
+                stopped: false,
+                size_reported: false,
+                sink: None,
+            },
+        })
+    }
+
+    /// Also hands every valid data record to `sink`, typed: the server's importers use the
+    /// validator as their parser.
+    pub fn on_record(mut self, sink: impl FnMut(Record) + 'static) -> Self {
+        self.state.sink = Some(Box::new(sink));
+        self
+    }
+
+    /// Feeds the next chunk.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let state = &mut self.state;
+        if state.stopped {
+            return;
+        }
+        if self.stream.bytes() + chunk.len() as u64 > state.limits.max_file_bytes && !state.size_reported {
+            state.size_reported = true;
+            state.stopped = true;
+            let limit = state.limits.max_file_bytes;
+            let mut out = state.out();
+            out.line(Rule::FileTooLarge, 1, 0, limit, || {
+                format!("The file is larger than the limit of {} MB; split it into smaller files.", limit / 1_000_000)
+            });
+            return;
+        }
+        self.stream.push(chunk, &mut |record| state.on_record(&record));
+    }
+
+    /// Ends the input and returns the report.
+    pub fn finish(mut self) -> Report {
+        let state = &mut self.state;
+        if !state.stopped {
+            self.stream.finish(&mut |record| state.on_record(&record));
+        }
+        if let Some(Event::RecordTooLong { line, byte_offset }) = self.stream.stopped().cloned() {
+            let next_record = state.records + 1;
+            state.out().line(Rule::RecordTooLong, line, next_record, byte_offset, || {
+                "This row is longer than 1 MB, so the file is not a CSV export of this kind; check that you chose the right file.".into()
+            });
+        } else if !state.size_reported {
+            if state.header.is_none() {
+                state.out().line(Rule::EmptyFile, 1, 0, 0, || {
+                    "The file is empty: it needs a header line and at least one row.".into()
+                });
+            } else {
+                let mut out = Out::new(&mut state.findings, state.header.as_deref().unwrap_or(&[]));
+                state.checker.finish(&mut out, state.records);
+            }
+        }
+        let mut detected = state.checker.detected();
+        detected.insert("delimiter", (self.stream.delimiter() as char).to_string());
+        detected.insert("byte_order_mark", self.stream.had_bom().to_string());
+        let findings = std::mem::replace(&mut state.findings, Findings::new(0));
+        findings.into_report(self.kind.name(), self.stream.bytes(), state.records, detected)
+    }
+}
+
+impl State {
+    fn out(&mut self) -> Out<'_> {
+        Out::new(&mut self.findings, self.header.as_deref().unwrap_or(&[]))
+    }
+
+    fn on_record(&mut self, record: &RecordRef<'_>) {
+        if self.stopped {
+            return;
+        }
+        // Every cell must be UTF-8; report the first bad one on the line and skip the row.
+        if let Some((column, valid_up_to)) = first_invalid_utf8(record) {
+            let bytes = record.field(column);
+            let hint = if looks_like_windows_1252(bytes) {
+                " It looks like Windows-1252 (the Excel default on Windows): save it again as \"CSV UTF-8\"."
+            } else {
+                " Save the file again as \"CSV UTF-8\"."
+            };
+            let number = if self.header.is_some() { self.records + 1 } else { 0 };
+            let offset = record.field_offset(column) + valid_up_to as u64;
+            self.findings.push(Finding {
+                rule: Rule::Encoding,
+                severity: Severity::Error,
+                line: record.line,
+                record: number,
+                column: Some(column as u32 + 1),
+                column_name: self.header.as_ref().and_then(|h| h.get(column).cloned()),
+                byte_offset: offset,
+                message: format!("This line contains bytes that are not UTF-8 text.{hint}"),
+            });
+            if self.header.is_some() {
+                self.records += 1;
+            } else {
+                self.stopped = true;
+            }
+            return;
+        }
+        if self.header.is_none() {
+            let names: Vec<String> = (0..record.len())
+                .map(|i| std::str::from_utf8(record.field(i)).unwrap_or_default().trim().to_owned())
+                .collect();
+            let mut out = Out { findings: &mut self.findings, header: &names, records: None };
+            let accepted = self.checker.header(record, &mut out);
+            self.header = Some(names);
+            self.stopped = !accepted;
+            return;
+        }
+        self.records += 1;
+        let number = self.records;
+        let header = self.header.as_deref().unwrap_or(&[]);
+        let mut out = Out {
+            findings: &mut self.findings,
+            header,
+            records: self.sink.as_mut().map(|sink| &mut **sink as &mut dyn FnMut(Record)),
+        };
+        self.checker.record(record, number, &mut out);
+    }
+}
+
+fn first_invalid_utf8(record: &RecordRef<'_>) -> Option<(usize, usize)> {
+    (0..record.len()).find_map(|i| std::str::from_utf8(record.field(i)).err().map(|e| (i, e.valid_up_to())))
+}
+
+/// Bytes 0x80–0xFF that do not form UTF-8 but are common Windows-1252 letters and signs.
+fn looks_like_windows_1252(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b >= 0x80) && std::str::from_utf8(bytes).is_err()
+}
