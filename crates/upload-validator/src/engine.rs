@@ -125,6 +125,11 @@ impl CsvStream {
         self.bytes
     }
 
+    /// Counts `len` bytes the caller chose not to parse (after validation stopped).
+    pub fn skip(&mut self, len: usize) {
+        self.bytes += len as u64;
+    }
+
     /// Whether the file started with a UTF-8 byte-order mark.
     pub fn had_bom(&self) -> bool {
         self.bom
@@ -143,7 +148,8 @@ impl CsvStream {
     /// Feeds `chunk`, calling `on_record` for every complete record.
     pub fn push(&mut self, chunk: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
         self.bytes += chunk.len() as u64;
-        if self.stopped.is_some() {
+        // csv-core reads an empty input as the end of the data: never pass one before finish.
+        if self.stopped.is_some() || chunk.is_empty() {
             return;
         }
         if self.reader.is_some() {

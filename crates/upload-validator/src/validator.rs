@@ -172,11 +172,13 @@ impl Validator {
     pub fn push(&mut self, chunk: &[u8]) {
         let state = &mut self.state;
         if state.stopped {
+            self.stream.skip(chunk.len());
             return;
         }
         if self.stream.bytes() + chunk.len() as u64 > state.limits.max_file_bytes && !state.size_reported {
             state.size_reported = true;
             state.stopped = true;
+            self.stream.skip(chunk.len());
             let limit = state.limits.max_file_bytes;
             let mut out = state.out();
             out.line(Rule::FileTooLarge, 1, 0, limit, || {
@@ -198,7 +200,8 @@ impl Validator {
             state.out().line(Rule::RecordTooLong, line, next_record, byte_offset, || {
                 "This row is longer than 1 MB, so the file is not a CSV export of this kind; check that you chose the right file.".into()
             });
-        } else if !state.size_reported {
+        } else if !state.stopped {
+            // (A stop was reported when it happened: size limit, rejected or unreadable header.)
             if state.header.is_none() {
                 state.out().line(Rule::EmptyFile, 1, 0, 0, || {
                     "The file is empty: it needs a header line and at least one row.".into()

@@ -1,0 +1,63 @@
+//! The golden set: every payload file in `tests/golden/` with the exact report it must produce.
+//! The same files and reports are checked under Node and in headless Chromium, so the verdict
+//! is the same everywhere. After a deliberate change, regenerate with
+//! `BLESS=1 cargo test -p upload-validator --test golden` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use upload_validator::{Context, PayloadKind, Validator};
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn kind_of(file: &str) -> PayloadKind {
+    let prefix = file.split('.').next().unwrap();
+    PayloadKind::ALL.into_iter().find(|k| k.name() == prefix).unwrap_or_else(|| panic!("{file}: unknown kind prefix"))
+}
+
+fn report_for(path: &Path, chunk: usize) -> String {
+    let file = path.file_name().unwrap().to_str().unwrap();
+    let kind = kind_of(file);
+    let context_path = golden_dir().join(format!("{}.context.json", kind.name()));
+    let context: Context =
+        std::fs::read_to_string(&context_path).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+    let mut validator = Validator::new(kind, context).unwrap();
+    for piece in std::fs::read(path).unwrap().chunks(chunk) {
+        validator.push(piece);
+    }
+    validator.finish().to_json() + "\n"
+}
+
+#[test]
+fn every_golden_file_gives_its_expected_report_at_any_chunk_size() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "the golden set shrank");
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut mismatches = Vec::new();
+    for file in &files {
+        let expected_path = file.with_extension("report.json");
+        let actual = report_for(file, usize::MAX);
+        if bless {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            mismatches.push(format!("{}:\n{actual}", file.display()));
+        }
+        for chunk in [1, 3, 64] {
+            assert_eq!(report_for(file, chunk), actual, "{} in chunks of {chunk}", file.display());
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "reports differ from the golden files (BLESS=1 to regenerate):\n{}",
+        mismatches.join("\n")
+    );
+}
