@@ -19,8 +19,8 @@ cargo xtask <COMMAND>
 Commands:
   migrate [ARGS]   run `intake migrate ARGS` (see `cargo xtask migrate --help`);
                    with no ARGS: apply every migration to ./data/intake.db and print the status
-  test             the whole suite: cargo fmt --check, clippy -D warnings, all tests
-                   on SQLite and PostgreSQL (TEST_DATABASE_URL, default
+  test             the whole suite: cargo fmt --check, clippy -D warnings, the
+                   validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
                    postgres://postgres@127.0.0.1:5432/postgres)
   help             this message
 ";
