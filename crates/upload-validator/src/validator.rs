@@ -1,7 +1,7 @@
 //! The validator: a payload kind's checks driven by the streaming engine.
 
 use crate::engine::{CsvStream, Event, RecordRef};
-use crate::kinds::{self, Checker};
+use crate::kinds::{self, Checker, Layout};
 use crate::report::{Finding, Findings, Report, Rule, Severity};
 use crate::{Context, Error, PayloadKind, Record};
 
@@ -49,6 +49,8 @@ struct State {
     findings: Findings,
     limits: Limits,
     header: Option<Vec<String>>,
+    /// Where the kind's columns are; set once the header is accepted.
+    layout: Option<Layout>,
     records: u64,
     stopped: bool,
     size_reported: bool,
@@ -153,6 +155,7 @@ impl Validator {
                 findings: Findings::new(limits.max_findings),
                 limits,
                 header: None,
+                layout: None,
                 records: 0,
                 stopped: false,
                 size_reported: false,
@@ -211,7 +214,7 @@ impl Validator {
                 state.checker.finish(&mut out, state.records);
             }
         }
-        let mut detected = state.checker.detected();
+        let mut detected = state.checker.detected(state.layout.as_ref());
         detected.insert("delimiter", (self.stream.delimiter() as char).to_string());
         detected.insert("byte_order_mark", self.stream.had_bom().to_string());
         let findings = std::mem::replace(&mut state.findings, Findings::new(0));
@@ -260,7 +263,10 @@ impl State {
                 .map(|i| std::str::from_utf8(record.field(i)).unwrap_or_default().trim().to_owned())
                 .collect();
             let mut out = Out { findings: &mut self.findings, header: &names, records: None };
-            let accepted = self.checker.header(record, &mut out);
+            let accepted = self.checker.recognise(record, &mut out) && {
+                self.layout = kinds::resolve(record, self.checker.columns(), &mut out);
+                self.layout.is_some()
+            };
             self.header = Some(names);
             self.stopped = !accepted;
             return;
@@ -273,7 +279,10 @@ impl State {
             header,
             records: self.sink.as_mut().map(|sink| &mut **sink as &mut dyn FnMut(Record)),
         };
-        self.checker.record(record, number, &mut out);
+        let layout = self.layout.as_ref().expect("records follow an accepted header");
+        if kinds::check_width(layout, record, number, &mut out, self.checker.width_hint()) {
+            self.checker.record(record, layout, number, &mut out);
+        }
     }
 }
 

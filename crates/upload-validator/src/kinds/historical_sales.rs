@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::{Checker, Column, Layout, check_width, resolve, text};
+use super::{Checker, Column, Layout, text};
 use crate::engine::RecordRef;
 use crate::fields::{Decimal, iso_date, non_negative_integer};
 use crate::report::Rule;
@@ -39,7 +39,6 @@ pub struct HistoricalSale {
 pub struct HistoricalSales {
     categories: HashMap<String, (u32, String)>,
     stores: HashMap<String, u32>,
-    layout: Option<Layout>,
     /// Packed (day, category, store) keys: 8 bytes per distinct valid row.
     seen: HashSet<u64>,
 }
@@ -60,23 +59,17 @@ impl HistoricalSales {
                 .map(|(i, (name, id))| (name, (i as u32, id)))
                 .collect(),
             stores: context.store_ids.into_iter().enumerate().map(|(i, id)| (id, i as u32)).collect(),
-            layout: None,
             seen: HashSet::new(),
         })
     }
 }
 
 impl Checker for HistoricalSales {
-    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
-        self.layout = resolve(header, COLUMNS, out);
-        self.layout.is_some()
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
     }
 
-    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>) {
-        let layout = self.layout.as_ref().expect("header accepted");
-        if !check_width(layout, record, number, out, "") {
-            return;
-        }
+    fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let mut empty = false;
         for (column, spec) in COLUMNS.iter().enumerate() {
             if text(record, layout.at(column)).is_empty() {

@@ -23,14 +23,23 @@ pub trait Checker {
     fn sniff(&self) -> fn(&[u8]) -> u8 {
         engine::comma
     }
-    /// Checks the header; `false` stops validation (nothing else can be checked).
-    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool;
-    /// Checks one data record (1-based `number`).
-    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>);
+    /// The columns this kind expects; the validator resolves the header against them.
+    fn columns(&self) -> &'static [Column];
+    /// Added to the column-count message (e.g. why a row may have one cell too many).
+    fn width_hint(&self) -> &'static str {
+        ""
+    }
+    /// Kind-specific checks of the header before its columns are resolved (e.g. recognising
+    /// a different export); `false` stops validation.
+    fn recognise(&mut self, _header: &RecordRef<'_>, _out: &mut Out<'_>) -> bool {
+        true
+    }
+    /// Checks one data record (1-based `number`) whose cell count matches the header.
+    fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>);
     /// File-level checks once every record is in.
     fn finish(&mut self, _out: &mut Out<'_>, _records: u64) {}
-    /// What was recognised about the file.
-    fn detected(&self) -> BTreeMap<&'static str, String> {
+    /// What was recognised about the file, given its resolved header (if it had one).
+    fn detected(&self, _layout: Option<&Layout>) -> BTreeMap<&'static str, String> {
         BTreeMap::new()
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::{Checker, Column, Layout, check_width, resolve, text};
+use super::{Checker, Column, Layout, text};
 use crate::Record;
 use crate::engine::{self, RecordRef};
 use crate::fields::{Decimal, non_negative_integer};
@@ -123,7 +123,6 @@ pub struct Execution {
 
 #[derive(Default)]
 pub struct Executions {
-    layout: Option<Layout>,
     locale: Locale,
     excel_times: bool,
 }
@@ -133,7 +132,15 @@ impl Checker for Executions {
         engine::comma_or_semicolon
     }
 
-    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn width_hint(&self) -> &'static str {
+        SPLIT_DECIMAL_HINT
+    }
+
+    fn recognise(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
         let first = String::from_utf8_lossy(header.field(0)).trim().to_lowercase();
         if first == "trade number" || (0..header.len()).any(|i| header.field(i).eq_ignore_ascii_case(b"Market pos.")) {
             out.line(Rule::WrongFileType, header.line, 0, header.byte_offset, || {
@@ -142,15 +149,10 @@ impl Checker for Executions {
             return false;
         }
         self.locale = if header.delimiter() == b';' { Locale::European } else { Locale::EnUs };
-        self.layout = resolve(header, COLUMNS, out);
-        self.layout.is_some()
+        true
     }
 
-    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>) {
-        let layout = self.layout.as_ref().expect("header accepted");
-        if !check_width(layout, record, number, out, SPLIT_DECIMAL_HINT) {
-            return;
-        }
+    fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let separator = if self.locale == Locale::European { b',' } else { b'.' };
         let cell = |column: usize| text(record, layout.at(column));
         let mut valid = true;
@@ -303,10 +305,10 @@ impl Checker for Executions {
         }
     }
 
-    fn detected(&self) -> BTreeMap<&'static str, String> {
+    fn detected(&self, layout: Option<&Layout>) -> BTreeMap<&'static str, String> {
         let mut detected = BTreeMap::new();
         detected.insert("locale", if self.locale == Locale::European { "european" } else { "en-us" }.to_owned());
-        if let Some(layout) = &self.layout {
+        if let Some(layout) = layout {
             detected.insert("columns", layout.width.to_string());
             let variant = if self.excel_times {
                 "excel-resave"

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{Checker, Column, Layout, check_width, resolve, text};
+use super::{Checker, Column, Layout, text};
 use crate::Record;
 use crate::engine::RecordRef;
 use crate::fields::{Decimal, non_negative_integer};
@@ -70,7 +70,6 @@ pub struct StoreAttributes {
 
 #[derive(Default)]
 pub struct StoreAttributesChecker {
-    layout: Option<Layout>,
     seen: HashSet<String>,
 }
 
@@ -79,16 +78,11 @@ fn enumerated(value: &str, allowed: &[(&'static str, &[&str])]) -> Option<&'stat
 }
 
 impl Checker for StoreAttributesChecker {
-    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
-        self.layout = resolve(header, COLUMNS, out);
-        self.layout.is_some()
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
     }
 
-    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>) {
-        let layout = self.layout.as_ref().expect("header accepted");
-        if !check_width(layout, record, number, out, "") {
-            return;
-        }
+    fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let cell = |column: usize| text(record, layout.at(column));
         let mut valid = true;
         for column in [0, 1] {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{Days, NaiveDate};
 
-use super::{Checker, Column, Layout, check_width, resolve, text};
+use super::{Checker, Column, Layout, text};
 use crate::engine::RecordRef;
 use crate::fields::{iso_date, non_negative_integer};
 use crate::report::Rule;
@@ -34,7 +34,6 @@ pub struct WeeklyActuals {
     week_start: NaiveDate,
     week_end: NaiveDate,
     stores: HashMap<String, u32>,
-    layout: Option<Layout>,
     /// (day of week, store index) → line of the first row, bounded by 7 × known stores.
     seen: HashMap<(u8, u32), u64>,
     days_present: [bool; 7],
@@ -55,7 +54,6 @@ impl WeeklyActuals {
             week_start,
             week_end: week_start + Days::new(6),
             stores: context.store_ids.into_iter().enumerate().map(|(i, id)| (id, i as u32)).collect(),
-            layout: None,
             seen: HashMap::new(),
             days_present: [false; 7],
         })
@@ -63,16 +61,11 @@ impl WeeklyActuals {
 }
 
 impl Checker for WeeklyActuals {
-    fn header(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
-        self.layout = resolve(header, COLUMNS, out);
-        self.layout.is_some()
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
     }
 
-    fn record(&mut self, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>) {
-        let layout = self.layout.as_ref().expect("header accepted");
-        if !check_width(layout, record, number, out, "") {
-            return;
-        }
+    fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let (date_at, store_at, quantity_at) = (layout.at(0), layout.at(1), layout.at(2));
         let date_text = text(record, date_at);
         let date = match iso_date(date_text) {
