@@ -64,10 +64,43 @@ impl Decimal {
         &self.0
     }
 
+    /// The value in units of 10^-8 (`21012.25` → `2_101_225_000_000`), exact: the integer
+    /// form the trades table stores. Fails on more than [`Decimal::E8_PLACES`] decimal places
+    /// or a value beyond ±92 billion.
+    pub fn e8(&self) -> Result<i64, ScaleError> {
+        let (negative, digits) = match self.0.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, self.0.as_str()),
+        };
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let fraction = fraction.trim_end_matches('0');
+        if fraction.len() > Self::E8_PLACES {
+            return Err(ScaleError::TooPrecise);
+        }
+        let mut units: i64 = 0;
+        let padded = fraction.bytes().chain(std::iter::repeat(b'0')).take(Self::E8_PLACES);
+        for digit in whole.bytes().chain(padded) {
+            units = units.checked_mul(10).and_then(|u| u.checked_add(i64::from(digit - b'0'))).ok_or(ScaleError::TooLarge)?;
+        }
+        Ok(if negative { -units } else { units })
+    }
+
+    /// Decimal places [`Decimal::e8`] keeps.
+    pub const E8_PLACES: usize = 8;
+
     /// Whether the value is below zero.
     pub fn is_negative(&self) -> bool {
         self.0.starts_with('-') && self.0.bytes().any(|b| (b'1'..=b'9').contains(&b))
     }
+}
+
+/// Why a [`Decimal`] has no exact 10^-8 integer form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleError {
+    /// More than eight decimal places.
+    TooPrecise,
+    /// Beyond ±92 233 720 368.
+    TooLarge,
 }
 
 #[cfg(test)]
@@ -101,5 +134,17 @@ mod tests {
         for bad in ["", "1.", ".5", "1.2.3", "1,5", "abc", "--1"] {
             assert_eq!(Decimal::parse(bad, b'.'), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn e8_is_exact_and_refuses_what_it_cannot_hold() {
+        let e8 = |text: &str| Decimal::parse(text, b'.').unwrap().e8();
+        assert_eq!(e8("21012.25"), Ok(2_101_225_000_000));
+        assert_eq!(e8("-200.00"), Ok(-20_000_000_000));
+        assert_eq!(e8("0.00000001"), Ok(1));
+        assert_eq!(e8("1.100000000"), Ok(110_000_000), "trailing zeros are not precision");
+        assert_eq!(e8("92233720368.54775807"), Ok(i64::MAX));
+        assert_eq!(e8("0.000000001"), Err(ScaleError::TooPrecise));
+        assert_eq!(e8("92233720368.54775808"), Err(ScaleError::TooLarge));
     }
 }

@@ -34,7 +34,7 @@ mod validator;
 
 use std::collections::BTreeMap;
 
-pub use fields::Decimal;
+pub use fields::{Decimal, ScaleError};
 pub use kinds::{Action, DailyActual, EntryExit, Execution, HistoricalSale, Locale, StoreAttributes};
 pub use report::{Finding, Report, Rule, Severity, Verdict};
 pub use validator::{Limits, Validator};

@@ -41,6 +41,10 @@ pub enum Rule {
     Number,
     /// A number outside its allowed range.
     Range,
+    /// A number with more decimal places than can be stored exactly.
+    Precision,
+    /// A text longer than the database column that stores it.
+    TooLong,
     /// A value outside its list of allowed values.
     Enumeration,
     /// A date outside the expected week or range.
@@ -69,6 +73,8 @@ impl Rule {
             Rule::NonNegativeInteger => "non-negative-integer",
             Rule::Number => "number",
             Rule::Range => "range",
+            Rule::Precision => "precision",
+            Rule::TooLong => "too-long",
             Rule::Enumeration => "enumeration",
             Rule::DateOutsideRange => "date-outside-range",
             Rule::Coverage => "coverage",

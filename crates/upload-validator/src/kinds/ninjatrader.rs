@@ -11,7 +11,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use super::{Checker, Column, Layout, text};
 use crate::Record;
 use crate::engine::{self, RecordRef};
-use crate::fields::{Decimal, non_negative_integer};
+use crate::fields::{Decimal, ScaleError, non_negative_integer};
 use crate::report::Rule;
 use crate::validator::Out;
 
@@ -47,6 +47,17 @@ const COLUMNS: &[Column] = &[
     Column { name: "account", aliases: &["account display name"], required: true },
     Column { name: "connection", aliases: &[], required: true },
     Column { name: "tradevalidation", aliases: &["trade validation"], required: false },
+];
+
+/// The longest text each column of the trades table holds, in characters.
+const MAX_CHARS: &[(usize, &str, usize)] = &[
+    (INSTRUMENT, "instrument", 50),
+    (ID, "execution ID", 255),
+    (POSITION, "position", 20),
+    (ORDER_ID, "order ID", 255),
+    (NAME, "order name", 255),
+    (ACCOUNT, "account", 50),
+    (CONNECTION, "connection", 255),
 ];
 
 const SPLIT_DECIMAL_HINT: &str = " A number written with a decimal comma (21539,50) in a comma-separated file splits into two cells: export again from NinjaTrader, or fix that number.";
@@ -185,6 +196,10 @@ impl Checker for Executions {
                 fail(out, QUANTITY, Rule::Range, "The quantity is 0; a fill has at least 1 contract.".into());
                 None
             }
+            Some(quantity) if i64::try_from(quantity).is_err() => {
+                fail(out, QUANTITY, Rule::Range, format!("{quantity} contracts is more than any fill can have."));
+                None
+            }
             Some(quantity) => Some(quantity),
             None => {
                 fail(
@@ -197,8 +212,18 @@ impl Checker for Executions {
             }
         };
         let price = Decimal::parse(cell(PRICE), separator);
-        if price.is_none() {
-            fail(out, PRICE, Rule::Number, format!("\"{}\" is not a price{}.", cell(PRICE), separator_hint(separator)));
+        match &price {
+            None => fail(
+                out,
+                PRICE,
+                Rule::Number,
+                format!("\"{}\" is not a price{}.", cell(PRICE), separator_hint(separator)),
+            ),
+            Some(price) => {
+                if let Some((rule, message)) = unstorable(price, "price") {
+                    fail(out, PRICE, rule, message);
+                }
+            }
         }
         let time = parse_time(cell(TIME), self.locale);
         match time {
@@ -237,22 +262,32 @@ impl Checker for Executions {
             );
         }
         let commission = parse_money(cell(COMMISSION), separator);
-        if commission.is_none() {
-            fail(
+        match &commission {
+            None => fail(
                 out,
                 COMMISSION,
                 Rule::Number,
                 format!("\"{}\" is not an amount like {}.", cell(COMMISSION), money_example(self.locale)),
-            );
+            ),
+            Some(commission) => {
+                if let Some((rule, message)) = unstorable(commission, "commission") {
+                    fail(out, COMMISSION, rule, message);
+                }
+            }
         }
         let rate = Decimal::parse(cell(RATE), separator);
-        if rate.is_none() {
-            fail(
+        match &rate {
+            None => fail(
                 out,
                 RATE,
                 Rule::Number,
                 format!("\"{}\" is not a conversion rate{}.", cell(RATE), separator_hint(separator)),
-            );
+            ),
+            Some(rate) => {
+                if let Some((rule, message)) = unstorable(rate, "conversion rate") {
+                    fail(out, RATE, rule, message);
+                }
+            }
         }
         let account = cell(ACCOUNT);
         if account.is_empty() {
@@ -261,6 +296,17 @@ impl Checker for Executions {
         let trade_validation = layout.positions[TRADE_VALIDATION].map(|at| text(record, at)).filter(|v| !v.is_empty());
         if let Some(value) = trade_validation.filter(|v| *v != "Valid" && *v != "Invalid") {
             fail(out, TRADE_VALIDATION, Rule::Enumeration, format!("\"{value}\" is not Valid or Invalid."));
+        }
+        for &(column, name, max) in MAX_CHARS {
+            let length = cell(column).chars().count();
+            if length > max {
+                fail(
+                    out,
+                    column,
+                    Rule::TooLong,
+                    format!("The {name} is {length} characters long; the trades table holds at most {max}. Shorten it in the file."),
+                );
+            }
         }
         if !valid || !out.wants_records() {
             return;
@@ -320,6 +366,25 @@ impl Checker for Executions {
             detected.insert("variant", variant.to_owned());
         }
         detected
+    }
+}
+
+/// Why an amount cannot be stored exactly in the trades table (10^-8 integers), if it cannot.
+fn unstorable(amount: &Decimal, what: &str) -> Option<(Rule, String)> {
+    match amount.e8() {
+        Ok(_) => None,
+        Err(ScaleError::TooPrecise) => Some((
+            Rule::Precision,
+            format!(
+                "The {what} {} has more than {} decimal places; amounts are stored exactly to {} places. Round it in the file.",
+                amount.as_str(),
+                Decimal::E8_PLACES,
+                Decimal::E8_PLACES
+            ),
+        )),
+        Err(ScaleError::TooLarge) => {
+            Some((Rule::Range, format!("The {what} {} is too large to store (at most 92 billion).", amount.as_str())))
+        }
     }
 }
 
