@@ -1,10 +1,12 @@
-//! `intake`, the operator CLI: one binary for migrations (and, as domains land, imports and
-//! maintenance). It parses arguments, opens the database named by `--database-url` /
-//! `DATABASE_URL` (default: the embedded SQLite file `./data/intake.db`) and renders what the
-//! library crates return as tables or, with `--json`, as JSON. It holds no domain logic.
+//! `intake`, the operator CLI: one binary for migrations, imports and maintenance. It parses
+//! arguments, opens the database named by `--database-url` / `DATABASE_URL` (default: the
+//! embedded SQLite file `./data/intake.db`) and renders what the library crates return as
+//! tables or, with `--json`, as JSON. It holds no domain logic.
 
 use std::io::IsTerminal as _;
 
+mod dedup;
+mod import;
 mod migrate;
 mod output;
 
@@ -32,6 +34,10 @@ struct Cli {
 enum Command {
     /// Apply, inspect, revert or create schema migrations.
     Migrate(migrate::MigrateArgs),
+    /// Import outside files (NinjaTrader executions exports).
+    Import(import::ImportArgs),
+    /// Maintain the execution de-duplication ledger.
+    Dedup(dedup::DedupArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +45,8 @@ fn main() -> std::process::ExitCode {
     init_tracing(cli.verbose);
     let result = match &cli.command {
         Command::Migrate(args) => migrate::execute(&cli.database_url, cli.json, args),
+        Command::Import(args) => import::execute(&cli.database_url, cli.json, args),
+        Command::Dedup(args) => dedup::execute(&cli.database_url, cli.json, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -52,7 +60,7 @@ fn main() -> std::process::ExitCode {
 }
 
 /// The error and each cause the messages before it do not already include.
-fn render_error(error: &anyhow::Error) -> String {
+pub(crate) fn render_error(error: &anyhow::Error) -> String {
     let mut rendered = format!("error: {error}");
     for cause in error.chain().skip(1) {
         let cause = cause.to_string();

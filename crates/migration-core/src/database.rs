@@ -15,7 +15,7 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// unroutable host fails inside [`CONNECT_TIMEOUT`] instead of after the TCP default.
 const LIBPQ_CONNECT_TIMEOUT_SECONDS: u32 = 4;
 /// How long an SQLite writer waits for another writer before reporting "database is locked".
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// A pooled PostgreSQL connection.
 pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;

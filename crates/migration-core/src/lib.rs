@@ -48,7 +48,7 @@ mod url;
 use std::path::PathBuf;
 
 pub use bookkeeping::{AppliedRow, MigrationConnection};
-pub use database::{CONNECT_TIMEOUT, Database, DbConnection, PgPooled, SqlitePooled};
+pub use database::{CONNECT_TIMEOUT, Database, DbConnection, PgPooled, SQLITE_BUSY_TIMEOUT_MS, SqlitePooled};
 pub use domain::{Direction, Domain, MigrationFiles, Scripts};
 pub use runner::{MigrationStatus, Migrator, RollbackTarget, State, Step};
 pub use scaffold::scaffold;

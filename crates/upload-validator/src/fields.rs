@@ -80,7 +80,10 @@ impl Decimal {
         let mut units: i64 = 0;
         let padded = fraction.bytes().chain(std::iter::repeat(b'0')).take(Self::E8_PLACES);
         for digit in whole.bytes().chain(padded) {
-            units = units.checked_mul(10).and_then(|u| u.checked_add(i64::from(digit - b'0'))).ok_or(ScaleError::TooLarge)?;
+            units = units
+                .checked_mul(10)
+                .and_then(|u| u.checked_add(i64::from(digit - b'0')))
+                .ok_or(ScaleError::TooLarge)?;
         }
         Ok(if negative { -units } else { units })
     }

@@ -304,7 +304,9 @@ impl Checker for Executions {
                     out,
                     column,
                     Rule::TooLong,
-                    format!("The {name} is {length} characters long; the trades table holds at most {max}. Shorten it in the file."),
+                    format!(
+                        "The {name} is {length} characters long; the trades table holds at most {max}. Shorten it in the file."
+                    ),
                 );
             }
         }

@@ -1,0 +1,557 @@
+//! Importing NinjaTrader execution exports: each file in one transaction, each execution id
+//! at most once, ever.
+//!
+//! A file is streamed through the upload validator (the parser the browser runs) into a
+//! temporary stage table on the import's own connection, then merged by set-based SQL:
+//!
+//! - PostgreSQL: `COPY` into the stage, then one statement takes the first row of each id,
+//!   records the ids not yet in `imported_executions` (`ON CONFLICT DO NOTHING ... RETURNING`)
+//!   and writes exactly those fills to `trades`. A transaction-scoped advisory lock makes
+//!   concurrent merges take turns (their parsing and `COPY` still overlap).
+//! - SQLite: prepared multi-row inserts into a stage keyed by execution id (so a file's repeats
+//!   fall out as they arrive), then, under `BEGIN IMMEDIATE`, two `INSERT ... SELECT`s.
+//!
+//! Either way the stage is read in execution-id order, so the indexes are filled in order,
+//! and nothing but one chunk of the file and one batch of rows is ever in memory.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{ErrorKind, Read as _};
+use std::path::Path;
+use std::sync::mpsc;
+
+use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection as _;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use migration_core::{Database, DbConnection, Migrator, State};
+use upload_validator::{Action, Context, EntryExit, Execution, Finding, PayloadKind, Record, Report, Rule, Validator};
+
+use crate::Error;
+use crate::schema::execution_stage;
+
+/// Bytes read from the file per step.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Rows per SQLite insert statement (16 columns each: 2 048 parameters).
+const SQLITE_BATCH: usize = 128;
+/// COPY data is sent to PostgreSQL in pieces of about this size.
+const COPY_FLUSH_BYTES: usize = 256 * 1024;
+/// Serialises the merge step of concurrent PostgreSQL imports ("intake" + seed 4).
+const IMPORT_LOCK_KEY: i64 = 0x0069_6e74_616b_6504;
+/// How long an SQLite import waits for another import's merge to commit.
+const SQLITE_IMPORT_BUSY_TIMEOUT_MS: u32 = 300_000;
+/// `csv_filename` value the backfill migration owns.
+const BACKFILL: &str = "BACKFILL";
+
+/// How to treat invalid rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Import the valid rows of a file that has invalid ones (which are listed and skipped).
+    /// Without it a file with any invalid row imports nothing.
+    pub skip_invalid: bool,
+}
+
+/// Whether a file's fills were written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The file's new fills were written (possibly none, if all were known).
+    Imported,
+    /// Nothing was written: the file has errors (see the findings).
+    Refused,
+}
+
+/// What importing one file did.
+///
+/// When [`Outcome::Imported`]: `rows_read = inserted + already_imported + duplicated_in_file +
+/// rejected`. When refused, nothing was written and only `rows_read` and `rejected` count.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FileSummary {
+    /// The file as given.
+    pub file: String,
+    /// Written or refused.
+    pub outcome: Outcome,
+    /// Data rows in the file.
+    pub rows_read: u64,
+    /// New fills written to `trades`.
+    pub inserted: u64,
+    /// Rows whose execution id was imported before (by any file, or the backfill).
+    pub already_imported: u64,
+    /// Rows repeating an execution id that appeared earlier in this file.
+    pub duplicated_in_file: u64,
+    /// Rows with errors (skipped with `--skip-invalid`, otherwise the reason nothing was written).
+    pub rejected: u64,
+    /// What the validator recognised: locale, variant, delimiter.
+    pub detected: BTreeMap<&'static str, String>,
+    /// Errors and warnings with line, column, rule and message (the first 1 000).
+    pub findings: Vec<Finding>,
+    /// Per rule, findings left out past the cap.
+    pub omitted: BTreeMap<&'static str, u64>,
+}
+
+impl FileSummary {
+    fn refused(file: String, parsed: Parsed) -> Self {
+        let Parsed { report, valid } = parsed;
+        FileSummary {
+            file,
+            outcome: Outcome::Refused,
+            rows_read: report.records,
+            inserted: 0,
+            already_imported: 0,
+            duplicated_in_file: 0,
+            rejected: report.records - valid,
+            detected: report.detected,
+            findings: report.findings,
+            omitted: report.omitted,
+        }
+    }
+
+    fn imported(file: String, parsed: Parsed, distinct: u64, inserted: u64) -> Self {
+        let Parsed { report, valid } = parsed;
+        FileSummary {
+            file,
+            outcome: Outcome::Imported,
+            rows_read: report.records,
+            inserted,
+            already_imported: distinct - inserted,
+            duplicated_in_file: valid - distinct,
+            rejected: report.records - valid,
+            detected: report.detected,
+            findings: report.findings,
+            omitted: report.omitted,
+        }
+    }
+}
+
+/// Imports one NinjaTrader executions export (any variant FORMATS.md §1 lists).
+///
+/// The file's new fills are written to `trades` and their ids to `imported_executions`, with
+/// the file's name, in one transaction: a failure leaves the database as it was. Ids already in
+/// `imported_executions` are skipped, so re-importing a file, or a longer version of it, adds
+/// only the new fills, and a fill deleted from `trades` does not come back. `progress` is
+/// called with the bytes read so far.
+pub fn import_file(
+    db: &Database,
+    path: &Path,
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileSummary, Error> {
+    let file_name = recorded_name(path)?;
+    ensure_migrated(db)?;
+    let mut connection = db.get()?;
+    let summary = match &mut connection {
+        DbConnection::Postgres(conn) => import_postgres(conn, path, &file_name, options, progress),
+        DbConnection::Sqlite(conn) => import_sqlite(conn, path, &file_name, options, progress),
+    }?;
+    tracing::debug!(file = %path.display(), inserted = summary.inserted, outcome = ?summary.outcome, "imported");
+    Ok(summary)
+}
+
+/// The name recorded in `csv_filename`: the file's own name, without its folder.
+fn recorded_name(path: &Path) -> Result<String, Error> {
+    let name_error = |reason: String| Error::FileName { path: path.to_path_buf(), reason };
+    let name = path
+        .file_name()
+        .ok_or_else(|| name_error("this is not a file name".into()))?
+        .to_str()
+        .ok_or_else(|| name_error("the file name is not valid UTF-8; rename the file".into()))?;
+    if name == BACKFILL {
+        return Err(name_error(format!("{BACKFILL:?} is reserved for the backfill migration; rename the file")));
+    }
+    if name.chars().count() > 255 {
+        return Err(name_error("the file name is longer than 255 characters; rename the file".into()));
+    }
+    Ok(name.to_owned())
+}
+
+fn ensure_migrated(db: &Database) -> Result<(), Error> {
+    let missing: Vec<String> = Migrator::new([&crate::MIGRATIONS])?
+        .status(db, None)?
+        .into_iter()
+        .filter(|m| m.state != State::Applied)
+        .map(|m| format!("{}_{} ({})", m.version, m.name, m.state.label()))
+        .collect();
+    if missing.is_empty() { Ok(()) } else { Err(Error::NotMigrated { missing: missing.join(", ") }) }
+}
+
+/// The validator's report and how many valid fills it handed over.
+struct Parsed {
+    report: Report,
+    valid: u64,
+}
+
+impl Parsed {
+    /// Whether the fills handed over may be written.
+    fn may_import(&self, options: ImportOptions) -> bool {
+        if self.report.errors == 0 {
+            return true;
+        }
+        // The validator stops at these, so skipping invalid rows would silently drop the rest.
+        let stopped = |rule: Rule| {
+            self.report.findings.iter().any(|f| f.rule == rule) || self.report.omitted.contains_key(rule.code())
+        };
+        options.skip_invalid && !stopped(Rule::RecordTooLong) && !stopped(Rule::FileTooLarge)
+    }
+}
+
+/// Streams `path` through the NinjaTrader validator, handing each valid fill to `sink`.
+fn stream(
+    path: &Path,
+    progress: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(StagedFill) -> Result<(), Error>,
+) -> Result<Parsed, Error> {
+    let read_error = |source| Error::Read { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(read_error)?;
+    let (sender, fills) = mpsc::channel();
+    let mut validator = Validator::new(PayloadKind::NinjaTraderExecutions, Context::default())
+        .expect("NinjaTrader exports need no context")
+        .on_record(move |record| {
+            // The receiver lives until the end of this function.
+            let _ = sender.send(record);
+        });
+    let mut valid = 0;
+    let mut drain = |sink: &mut dyn FnMut(StagedFill) -> Result<(), Error>| {
+        for record in fills.try_iter() {
+            if let Record::Execution(fill) = record {
+                valid += 1;
+                sink(StagedFill::new(fill, path)?)?;
+            }
+        }
+        Ok::<_, Error>(())
+    };
+    let mut buffer = vec![0; CHUNK_BYTES];
+    let mut bytes = 0;
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Err(read_error(error)),
+        };
+        validator.push(&buffer[..n]);
+        bytes += n as u64;
+        progress(bytes);
+        drain(sink)?;
+    }
+    let report = validator.finish();
+    drain(sink)?;
+    Ok(Parsed { report, valid })
+}
+
+/// One valid fill in the form the tables store it.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = execution_stage, treat_none_as_default_value = false)]
+struct StagedFill {
+    line: i64,
+    execution_id: String,
+    account: String,
+    instrument: String,
+    action: &'static str,
+    quantity: i64,
+    price_e8: i64,
+    executed_at: NaiveDateTime,
+    entry_exit: &'static str,
+    position: String,
+    order_id: Option<String>,
+    name: String,
+    commission_e8: i64,
+    rate_e8: i64,
+    connection: String,
+    trade_validation: Option<String>,
+}
+
+impl StagedFill {
+    fn new(fill: Execution, path: &Path) -> Result<Self, Error> {
+        // The validator refuses amounts and quantities the tables cannot hold exactly; this is
+        // only a second line of defence.
+        let unstorable = |what: &str| Error::FileName {
+            path: path.to_path_buf(),
+            reason: format!("line {}: the {what} cannot be stored exactly", fill.line),
+        };
+        Ok(StagedFill {
+            line: i64::try_from(fill.line).map_err(|_| unstorable("line number"))?,
+            quantity: i64::try_from(fill.quantity).map_err(|_| unstorable("quantity"))?,
+            price_e8: fill.price.e8().map_err(|_| unstorable("price"))?,
+            commission_e8: fill.commission.e8().map_err(|_| unstorable("commission"))?,
+            rate_e8: fill.rate.e8().map_err(|_| unstorable("rate"))?,
+            action: match fill.action {
+                Action::Buy => "Buy",
+                Action::Sell => "Sell",
+                Action::BuyToCover => "BuyToCover",
+                Action::SellShort => "SellShort",
+            },
+            entry_exit: match fill.entry_exit {
+                EntryExit::Entry => "Entry",
+                EntryExit::Exit => "Exit",
+            },
+            executed_at: fill.time,
+            execution_id: fill.execution_id,
+            account: fill.account,
+            instrument: fill.instrument,
+            position: fill.position,
+            order_id: fill.order_id,
+            name: fill.name,
+            connection: fill.connection,
+            trade_validation: fill.trade_validation,
+        })
+    }
+
+    /// Appends the row in COPY's text format (tab-separated, `\N` for NULL).
+    fn write_copy_row(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{}\t", self.line);
+        for text in [&self.execution_id, &self.account, &self.instrument] {
+            copy_text(out, text);
+        }
+        let _ = write!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t",
+            self.action, self.quantity, self.price_e8, self.executed_at, self.entry_exit
+        );
+        copy_text(out, &self.position);
+        copy_nullable(out, self.order_id.as_deref());
+        copy_text(out, &self.name);
+        let _ = write!(out, "{}\t{}\t", self.commission_e8, self.rate_e8);
+        copy_text(out, &self.connection);
+        copy_nullable(out, self.trade_validation.as_deref());
+        // Every field wrote a trailing tab; the last one ends the row instead.
+        *out.last_mut().expect("a row has fields") = b'\n';
+    }
+}
+
+fn copy_text(out: &mut Vec<u8>, text: &str) {
+    for &byte in text.as_bytes() {
+        match byte {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.push(byte),
+        }
+    }
+    out.push(b'\t');
+}
+
+fn copy_nullable(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => copy_text(out, text),
+        None => out.extend_from_slice(b"\\N\t"),
+    }
+}
+
+/// Counts returned by the PostgreSQL merge.
+#[derive(QueryableByName)]
+struct MergeCounts {
+    #[diesel(sql_type = BigInt)]
+    distinct_ids: i64,
+    #[diesel(sql_type = BigInt)]
+    inserted: i64,
+}
+
+const PG_CREATE_STAGE: &str = "
+CREATE TEMPORARY TABLE execution_stage (
+    line BIGINT NOT NULL, execution_id TEXT NOT NULL, account TEXT NOT NULL, instrument TEXT NOT NULL,
+    action TEXT NOT NULL, quantity BIGINT NOT NULL, price_e8 BIGINT NOT NULL, executed_at TIMESTAMP NOT NULL,
+    entry_exit TEXT NOT NULL, position TEXT NOT NULL, order_id TEXT, name TEXT NOT NULL,
+    commission_e8 BIGINT NOT NULL, rate_e8 BIGINT NOT NULL, connection TEXT NOT NULL, trade_validation TEXT
+) ON COMMIT DROP";
+
+/// The first row of each id, its id recorded unless already there, and the fill written for
+/// exactly the ids this statement recorded.
+const PG_MERGE: &str = "
+WITH firsts AS (
+    SELECT DISTINCT ON (execution_id) * FROM execution_stage ORDER BY execution_id, line
+), recorded AS (
+    INSERT INTO imported_executions (execution_id, csv_filename, account, instrument)
+    SELECT execution_id, $1, account, instrument FROM firsts
+    ON CONFLICT (execution_id) DO NOTHING
+    RETURNING execution_id
+), written AS (
+    INSERT INTO trades (execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit,
+                        position, order_id, name, commission_e8, rate_e8, connection, trade_validation)
+    SELECT f.execution_id, f.account, f.instrument, f.action, f.quantity, f.price_e8, f.executed_at, f.entry_exit,
+           f.position, f.order_id, f.name, f.commission_e8, f.rate_e8, f.connection, f.trade_validation
+    FROM firsts f JOIN recorded r ON r.execution_id = f.execution_id
+    ORDER BY f.execution_id
+    ON CONFLICT (execution_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM firsts) AS distinct_ids, (SELECT count(*) FROM written) AS inserted";
+
+/// Why a transaction ended early: a refused file (rolled back on purpose) or a failure.
+enum Abort {
+    Refused(Box<FileSummary>),
+    Failed(Error),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(source: diesel::result::Error) -> Self {
+        Abort::Failed(Error::from(source))
+    }
+}
+
+impl From<Error> for Abort {
+    fn from(error: Error) -> Self {
+        Abort::Failed(error)
+    }
+}
+
+fn settle(result: Result<FileSummary, Abort>) -> Result<FileSummary, Error> {
+    match result {
+        Ok(summary) => Ok(summary),
+        Err(Abort::Refused(summary)) => Ok(*summary),
+        Err(Abort::Failed(error)) => Err(error),
+    }
+}
+
+fn query_error(context: &str) -> impl FnOnce(diesel::result::Error) -> Error + '_ {
+    move |source| Error::Query { context: context.to_owned(), source }
+}
+
+fn import_postgres(
+    conn: &mut PgConnection,
+    path: &Path,
+    file_name: &str,
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileSummary, Error> {
+    let display = path.display().to_string();
+    settle(conn.transaction(|conn| {
+        conn.batch_execute(PG_CREATE_STAGE).map_err(query_error("create the stage table"))?;
+        // COPY's callback is `Fn`: what it changes lives in cells.
+        let progress = RefCell::new(progress);
+        let parsed = RefCell::new(None);
+        diesel::copy_from(execution_stage::table)
+            .from_raw_data(execution_stage::table, |copy| {
+                let mut pending = Vec::with_capacity(COPY_FLUSH_BYTES + 4096);
+                let mut send = |pending: &mut Vec<u8>| {
+                    let result = copy.write_all(pending);
+                    pending.clear();
+                    result.map_err(|source| Error::Read { path: path.to_path_buf(), source })
+                };
+                let mut progress = progress.borrow_mut();
+                let result = stream(path, &mut **progress, &mut |fill| {
+                    fill.write_copy_row(&mut pending);
+                    if pending.len() >= COPY_FLUSH_BYTES { send(&mut pending) } else { Ok(()) }
+                })?;
+                send(&mut pending)?;
+                *parsed.borrow_mut() = Some(result);
+                Ok::<_, Error>(())
+            })
+            .execute(conn)?;
+        let parsed = parsed.into_inner().expect("the COPY callback ran to the end");
+        if !parsed.may_import(options) {
+            return Err(Abort::Refused(Box::new(FileSummary::refused(display.clone(), parsed))));
+        }
+        conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({IMPORT_LOCK_KEY})"))
+            .map_err(query_error("wait for other imports"))?;
+        let counts = diesel::sql_query(PG_MERGE)
+            .bind::<Text, _>(file_name)
+            .get_result::<MergeCounts>(conn)
+            .map_err(query_error("merge the file into trades and imported_executions"))?;
+        Ok(FileSummary::imported(display.clone(), parsed, counts.distinct_ids as u64, counts.inserted as u64))
+    }))
+}
+
+/// The stage keyed by id, so a file's repeated ids are dropped as they arrive and the merge
+/// reads it in id order. In the temporary database: writing it takes no lock on the main one.
+const SQLITE_CREATE_STAGE: &str = "
+DROP TABLE IF EXISTS temp.execution_stage;
+CREATE TEMPORARY TABLE execution_stage (
+    execution_id TEXT NOT NULL PRIMARY KEY, line INTEGER NOT NULL, account TEXT NOT NULL, instrument TEXT NOT NULL,
+    action TEXT NOT NULL, quantity INTEGER NOT NULL, price_e8 INTEGER NOT NULL, executed_at TEXT NOT NULL,
+    entry_exit TEXT NOT NULL, position TEXT NOT NULL, order_id TEXT, name TEXT NOT NULL,
+    commission_e8 INTEGER NOT NULL, rate_e8 INTEGER NOT NULL, connection TEXT NOT NULL, trade_validation TEXT
+) WITHOUT ROWID";
+
+/// Fills whose id was never imported. `ON CONFLICT` covers a fill still in `trades` whose
+/// ledger row was purged: it is recorded again below, not written twice.
+const SQLITE_WRITE_TRADES: &str = "
+INSERT INTO trades (execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit,
+                    position, order_id, name, commission_e8, rate_e8, connection, trade_validation)
+SELECT s.execution_id, s.account, s.instrument, s.action, s.quantity, s.price_e8, s.executed_at, s.entry_exit,
+       s.position, s.order_id, s.name, s.commission_e8, s.rate_e8, s.connection, s.trade_validation
+FROM temp.execution_stage s
+WHERE NOT EXISTS (SELECT 1 FROM imported_executions i WHERE i.execution_id = s.execution_id)
+ON CONFLICT (execution_id) DO NOTHING";
+
+const SQLITE_RECORD_IDS: &str = "
+INSERT INTO imported_executions (execution_id, csv_filename, account, instrument)
+SELECT execution_id, ?, account, instrument FROM temp.execution_stage WHERE true
+ON CONFLICT (execution_id) DO NOTHING";
+
+fn import_sqlite(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    file_name: &str,
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileSummary, Error> {
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}"))
+        .and_then(|()| conn.batch_execute(SQLITE_CREATE_STAGE))
+        .map_err(query_error("create the stage table"))?;
+    let result = stage_and_merge_sqlite(conn, path, file_name, options, progress);
+    // The connection goes back to the pool: leave it as it was.
+    let reset = conn
+        .batch_execute(&format!(
+            "DROP TABLE IF EXISTS temp.execution_stage; PRAGMA busy_timeout = {}",
+            migration_core::SQLITE_BUSY_TIMEOUT_MS
+        ))
+        .map_err(query_error("drop the stage table"));
+    let summary = result?;
+    reset?;
+    Ok(summary)
+}
+
+fn stage_and_merge_sqlite(
+    conn: &mut SqliteConnection,
+    path: &Path,
+    file_name: &str,
+    options: ImportOptions,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileSummary, Error> {
+    let display = path.display().to_string();
+    let (parsed, distinct) = conn.transaction(|conn| {
+        let mut batch: Vec<StagedFill> = Vec::with_capacity(SQLITE_BATCH);
+        let mut distinct = 0u64;
+        let mut flush = |batch: &mut Vec<StagedFill>, conn: &mut SqliteConnection| -> Result<(), Error> {
+            distinct += insert_stage_batch(conn, batch)? as u64;
+            batch.clear();
+            Ok(())
+        };
+        let parsed = stream(path, progress, &mut |fill| {
+            batch.push(fill);
+            if batch.len() == SQLITE_BATCH { flush(&mut batch, conn) } else { Ok(()) }
+        })?;
+        flush(&mut batch, conn)?;
+        Ok::<_, Error>((parsed, distinct))
+    })?;
+    if !parsed.may_import(options) {
+        return Ok(FileSummary::refused(display.clone(), parsed));
+    }
+    let inserted = conn.immediate_transaction(|conn| {
+        let inserted = diesel::sql_query(SQLITE_WRITE_TRADES)
+            .execute(conn)
+            .map_err(query_error("write the new fills to trades"))?;
+        diesel::sql_query(SQLITE_RECORD_IDS)
+            .bind::<Text, _>(file_name)
+            .execute(conn)
+            .map_err(query_error("record the ids in imported_executions"))?;
+        Ok::<_, Error>(inserted as u64)
+    })?;
+    Ok(FileSummary::imported(display, parsed, distinct, inserted))
+}
+
+/// Inserts a batch into the stage, skipping ids already staged; returns the rows inserted.
+fn insert_stage_batch(conn: &mut SqliteConnection, batch: &[StagedFill]) -> Result<usize, Error> {
+    let context = "load the file into the stage table";
+    match <&[StagedFill; SQLITE_BATCH]>::try_from(batch) {
+        // A full batch has a fixed shape: its prepared statement is cached and reused.
+        Ok(full) => diesel::insert_into(execution_stage::table).values(full).on_conflict_do_nothing().execute(conn),
+        Err(_) if batch.is_empty() => Ok(0),
+        Err(_) => diesel::insert_into(execution_stage::table).values(batch).on_conflict_do_nothing().execute(conn),
+    }
+    .map_err(query_error(context))
+}

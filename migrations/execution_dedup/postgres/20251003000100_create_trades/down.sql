@@ -1,0 +1,2 @@
+DROP INDEX idx_trades_account_executed_at;
+DROP TABLE trades;
