@@ -8,8 +8,9 @@
 //!   records the ids not yet in `imported_executions` (`ON CONFLICT DO NOTHING ... RETURNING`)
 //!   and writes exactly those fills to `trades`. A transaction-scoped advisory lock makes
 //!   concurrent merges take turns (their parsing and `COPY` still overlap).
-//! - SQLite: prepared multi-row inserts into a stage keyed by execution id (so a file's repeats
-//!   fall out as they arrive), then, under `BEGIN IMMEDIATE`, two `INSERT ... SELECT`s.
+//! - SQLite: prepared multi-row inserts append to the stage, one `GROUP BY` picks the first row
+//!   of each id, then, under `BEGIN IMMEDIATE`, two `INSERT ... SELECT`s write the new fills
+//!   and record the ids.
 //!
 //! Either way the stage is read in execution-id order, so the indexes are filled in order,
 //! and nothing but one chunk of the file and one batch of rows is ever in memory.
@@ -76,9 +77,10 @@ pub struct FileSummary {
     pub rows_read: u64,
     /// New fills written to `trades`.
     pub inserted: u64,
-    /// Rows whose execution id was imported before (by any file, or the backfill).
+    /// Rows whose execution id was imported before (by an earlier file or the backfill), every
+    /// such row counted, plus new ids whose fill is still in `trades` after a purge.
     pub already_imported: u64,
-    /// Rows repeating an execution id that appeared earlier in this file.
+    /// Rows repeating a new execution id that appeared earlier in this file.
     pub duplicated_in_file: u64,
     /// Rows with errors (skipped with `--skip-invalid`, otherwise the reason nothing was written).
     pub rejected: u64,
@@ -107,15 +109,18 @@ impl FileSummary {
         }
     }
 
-    fn imported(file: String, parsed: Parsed, distinct: u64, inserted: u64) -> Self {
+    fn imported(file: String, parsed: Parsed, counts: &MergeCounts) -> Self {
         let Parsed { report, valid } = parsed;
+        let count = |n: i64| u64::try_from(n).expect("counts are not negative");
+        let duplicated_in_file = count(counts.new_rows - counts.new_ids);
+        let inserted = count(counts.inserted);
         FileSummary {
             file,
             outcome: Outcome::Imported,
             rows_read: report.records,
             inserted,
-            already_imported: distinct - inserted,
-            duplicated_in_file: valid - distinct,
+            already_imported: valid - inserted - duplicated_in_file,
+            duplicated_in_file,
             rejected: report.records - valid,
             detected: report.detected,
             findings: report.findings,
@@ -341,11 +346,19 @@ fn copy_nullable(out: &mut Vec<u8>, text: Option<&str>) {
     }
 }
 
-/// Counts returned by the PostgreSQL merge.
-#[derive(QueryableByName)]
+/// What a merge found and wrote.
+#[derive(Debug, QueryableByName)]
 struct MergeCounts {
+    /// Valid rows whose id the ledger lacked.
     #[diesel(sql_type = BigInt)]
-    distinct_ids: i64,
+    new_rows: i64,
+    /// Distinct ids among them.
+    #[diesel(sql_type = BigInt)]
+    new_ids: i64,
+    /// Ids added to the ledger (equal to `new_ids`).
+    #[diesel(sql_type = BigInt)]
+    recorded: i64,
+    /// Fills written to `trades` (fewer than `new_ids` when purged ids come back).
     #[diesel(sql_type = BigInt)]
     inserted: i64,
 }
@@ -358,27 +371,34 @@ CREATE TEMPORARY TABLE execution_stage (
     commission_e8 BIGINT NOT NULL, rate_e8 BIGINT NOT NULL, connection TEXT NOT NULL, trade_validation TEXT
 ) ON COMMIT DROP";
 
-/// The first row of each id, its id recorded unless already there, and the fill written for
-/// exactly the ids this statement recorded.
+/// Rows whose id the ledger lacks, sorted once: the first row of each such id (with how many
+/// rows carried it) is recorded in the ledger and written to `trades`. `ON CONFLICT` on `trades`
+/// covers a fill still there whose ledger row was purged. The import lock keeps other
+/// importers out until commit, so the ledger cannot change under the statement.
 const PG_MERGE: &str = "
 WITH firsts AS (
-    SELECT DISTINCT ON (execution_id) * FROM execution_stage ORDER BY execution_id, line
+    SELECT DISTINCT ON (execution_id) *, count(*) OVER (PARTITION BY execution_id) AS copies
+    FROM execution_stage s
+    WHERE NOT EXISTS (SELECT 1 FROM imported_executions i WHERE i.execution_id = s.execution_id)
+    ORDER BY execution_id, line
 ), recorded AS (
     INSERT INTO imported_executions (execution_id, csv_filename, account, instrument)
     SELECT execution_id, $1, account, instrument FROM firsts
     ON CONFLICT (execution_id) DO NOTHING
-    RETURNING execution_id
+    RETURNING 1
 ), written AS (
     INSERT INTO trades (execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit,
                         position, order_id, name, commission_e8, rate_e8, connection, trade_validation)
-    SELECT f.execution_id, f.account, f.instrument, f.action, f.quantity, f.price_e8, f.executed_at, f.entry_exit,
-           f.position, f.order_id, f.name, f.commission_e8, f.rate_e8, f.connection, f.trade_validation
-    FROM firsts f JOIN recorded r ON r.execution_id = f.execution_id
-    ORDER BY f.execution_id
+    SELECT execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit,
+           position, order_id, name, commission_e8, rate_e8, connection, trade_validation
+    FROM firsts
     ON CONFLICT (execution_id) DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM firsts) AS distinct_ids, (SELECT count(*) FROM written) AS inserted";
+SELECT (SELECT coalesce(sum(copies), 0) FROM firsts)::BIGINT AS new_rows,
+       (SELECT count(*) FROM firsts) AS new_ids,
+       (SELECT count(*) FROM recorded) AS recorded,
+       (SELECT count(*) FROM written) AS inserted";
 
 /// Why a transaction ended early: a refused file (rolled back on purpose) or a failure.
 enum Abort {
@@ -419,6 +439,7 @@ fn import_postgres(
 ) -> Result<FileSummary, Error> {
     let display = path.display().to_string();
     settle(conn.transaction(|conn| {
+        let started = std::time::Instant::now();
         conn.batch_execute(PG_CREATE_STAGE).map_err(query_error("create the stage table"))?;
         // COPY's callback is `Fn`: what it changes lives in cells.
         let progress = RefCell::new(progress);
@@ -442,44 +463,65 @@ fn import_postgres(
             })
             .execute(conn)?;
         let parsed = parsed.into_inner().expect("the COPY callback ran to the end");
+        tracing::debug!(elapsed = ?started.elapsed(), rows = parsed.report.records, "staged");
         if !parsed.may_import(options) {
             return Err(Abort::Refused(Box::new(FileSummary::refused(display.clone(), parsed))));
         }
-        conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({IMPORT_LOCK_KEY})"))
+        // Sorting a million ids in memory instead of on disk; reset at commit.
+        conn.batch_execute(&format!("SET LOCAL work_mem = '64MB'; SELECT pg_advisory_xact_lock({IMPORT_LOCK_KEY})"))
             .map_err(query_error("wait for other imports"))?;
+        let started = std::time::Instant::now();
         let counts = diesel::sql_query(PG_MERGE)
             .bind::<Text, _>(file_name)
             .get_result::<MergeCounts>(conn)
             .map_err(query_error("merge the file into trades and imported_executions"))?;
-        Ok(FileSummary::imported(display.clone(), parsed, counts.distinct_ids as u64, counts.inserted as u64))
+        tracing::debug!(elapsed = ?started.elapsed(), ?counts, "merged");
+        Ok(FileSummary::imported(display.clone(), parsed, &counts))
     }))
 }
 
-/// The stage keyed by id, so a file's repeated ids are dropped as they arrive and the merge
-/// reads it in id order. In the temporary database: writing it takes no lock on the main one.
+/// The stage is appended in file order (`line` is the rowid); under the write lock the first
+/// row of each new id is then picked by one sort into `execution_firsts`, in id order, so the
+/// merge fills the indexes in order. Both live in the temporary database: loading the stage
+/// takes no lock on the main one, so concurrent imports parse side by side.
 const SQLITE_CREATE_STAGE: &str = "
 DROP TABLE IF EXISTS temp.execution_stage;
+DROP TABLE IF EXISTS temp.execution_firsts;
 CREATE TEMPORARY TABLE execution_stage (
-    execution_id TEXT NOT NULL PRIMARY KEY, line INTEGER NOT NULL, account TEXT NOT NULL, instrument TEXT NOT NULL,
+    line INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, account TEXT NOT NULL, instrument TEXT NOT NULL,
     action TEXT NOT NULL, quantity INTEGER NOT NULL, price_e8 INTEGER NOT NULL, executed_at TEXT NOT NULL,
     entry_exit TEXT NOT NULL, position TEXT NOT NULL, order_id TEXT, name TEXT NOT NULL,
     commission_e8 INTEGER NOT NULL, rate_e8 INTEGER NOT NULL, connection TEXT NOT NULL, trade_validation TEXT
-) WITHOUT ROWID";
+);
+CREATE TEMPORARY TABLE execution_firsts AS SELECT *, 0 AS copies FROM execution_stage WHERE false";
 
-/// Fills whose id was never imported. `ON CONFLICT` covers a fill still in `trades` whose
-/// ledger row was purged: it is recorded again below, not written twice.
+/// The first row of each id the ledger lacks, and how many rows carried it. With exactly one
+/// `min()`, SQLite takes the other (bare) columns from the row holding the minimum.
+const SQLITE_PICK_FIRSTS: &str = "
+INSERT INTO temp.execution_firsts
+SELECT min(line), execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit,
+       position, order_id, name, commission_e8, rate_e8, connection, trade_validation, count(*)
+FROM temp.execution_stage s
+WHERE NOT EXISTS (SELECT 1 FROM imported_executions i WHERE i.execution_id = s.execution_id)
+GROUP BY execution_id ORDER BY execution_id";
+
+const SQLITE_COUNT_FIRSTS: &str = "
+SELECT coalesce(sum(copies), 0) AS new_rows, count(*) AS new_ids, 0 AS recorded, 0 AS inserted
+FROM temp.execution_firsts";
+
+/// The new fills. `ON CONFLICT` covers a fill still in `trades` whose ledger row was purged:
+/// it is recorded again below, not written twice.
 const SQLITE_WRITE_TRADES: &str = "
 INSERT INTO trades (execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit,
                     position, order_id, name, commission_e8, rate_e8, connection, trade_validation)
 SELECT s.execution_id, s.account, s.instrument, s.action, s.quantity, s.price_e8, s.executed_at, s.entry_exit,
        s.position, s.order_id, s.name, s.commission_e8, s.rate_e8, s.connection, s.trade_validation
-FROM temp.execution_stage s
-WHERE NOT EXISTS (SELECT 1 FROM imported_executions i WHERE i.execution_id = s.execution_id)
+FROM temp.execution_firsts s WHERE true
 ON CONFLICT (execution_id) DO NOTHING";
 
 const SQLITE_RECORD_IDS: &str = "
 INSERT INTO imported_executions (execution_id, csv_filename, account, instrument)
-SELECT execution_id, ?, account, instrument FROM temp.execution_stage WHERE true
+SELECT execution_id, ?, account, instrument FROM temp.execution_firsts WHERE true
 ON CONFLICT (execution_id) DO NOTHING";
 
 fn import_sqlite(
@@ -489,14 +531,14 @@ fn import_sqlite(
     options: ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileSummary, Error> {
-    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}"))
+    conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}; PRAGMA cache_size = -32768; PRAGMA temp.cache_size = -32768"))
         .and_then(|()| conn.batch_execute(SQLITE_CREATE_STAGE))
         .map_err(query_error("create the stage table"))?;
     let result = stage_and_merge_sqlite(conn, path, file_name, options, progress);
     // The connection goes back to the pool: leave it as it was.
     let reset = conn
         .batch_execute(&format!(
-            "DROP TABLE IF EXISTS temp.execution_stage; PRAGMA busy_timeout = {}",
+            "DROP TABLE IF EXISTS temp.execution_stage; DROP TABLE IF EXISTS temp.execution_firsts; PRAGMA busy_timeout = {}",
             migration_core::SQLITE_BUSY_TIMEOUT_MS
         ))
         .map_err(query_error("drop the stage table"));
@@ -513,11 +555,11 @@ fn stage_and_merge_sqlite(
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileSummary, Error> {
     let display = path.display().to_string();
-    let (parsed, distinct) = conn.transaction(|conn| {
+    let started = std::time::Instant::now();
+    let parsed = conn.transaction(|conn| {
         let mut batch: Vec<StagedFill> = Vec::with_capacity(SQLITE_BATCH);
-        let mut distinct = 0u64;
-        let mut flush = |batch: &mut Vec<StagedFill>, conn: &mut SqliteConnection| -> Result<(), Error> {
-            distinct += insert_stage_batch(conn, batch)? as u64;
+        let flush = |batch: &mut Vec<StagedFill>, conn: &mut SqliteConnection| -> Result<(), Error> {
+            insert_stage_batch(conn, batch)?;
             batch.clear();
             Ok(())
         };
@@ -526,32 +568,42 @@ fn stage_and_merge_sqlite(
             if batch.len() == SQLITE_BATCH { flush(&mut batch, conn) } else { Ok(()) }
         })?;
         flush(&mut batch, conn)?;
-        Ok::<_, Error>((parsed, distinct))
+        Ok::<_, Error>(parsed)
     })?;
+    tracing::debug!(elapsed = ?started.elapsed(), rows = parsed.report.records, "staged");
     if !parsed.may_import(options) {
-        return Ok(FileSummary::refused(display.clone(), parsed));
+        return Ok(FileSummary::refused(display, parsed));
     }
-    let inserted = conn.immediate_transaction(|conn| {
-        let inserted = diesel::sql_query(SQLITE_WRITE_TRADES)
+    let started = std::time::Instant::now();
+    // From here on the ledger is read and written under the write lock.
+    let counts = conn.immediate_transaction(|conn| {
+        diesel::sql_query(SQLITE_PICK_FIRSTS)
             .execute(conn)
-            .map_err(query_error("write the new fills to trades"))?;
-        diesel::sql_query(SQLITE_RECORD_IDS)
+            .map_err(query_error("pick the first row of each new execution id"))?;
+        let mut counts = diesel::sql_query(SQLITE_COUNT_FIRSTS)
+            .get_result::<MergeCounts>(conn)
+            .map_err(query_error("count the new execution ids"))?;
+        counts.inserted = diesel::sql_query(SQLITE_WRITE_TRADES)
+            .execute(conn)
+            .map_err(query_error("write the new fills to trades"))? as i64;
+        counts.recorded = diesel::sql_query(SQLITE_RECORD_IDS)
             .bind::<Text, _>(file_name)
             .execute(conn)
-            .map_err(query_error("record the ids in imported_executions"))?;
-        Ok::<_, Error>(inserted as u64)
+            .map_err(query_error("record the ids in imported_executions"))? as i64;
+        Ok::<_, Error>(counts)
     })?;
-    Ok(FileSummary::imported(display, parsed, distinct, inserted))
+    tracing::debug!(elapsed = ?started.elapsed(), ?counts, "merged");
+    Ok(FileSummary::imported(display, parsed, &counts))
 }
 
-/// Inserts a batch into the stage, skipping ids already staged; returns the rows inserted.
+/// Appends a batch to the stage.
 fn insert_stage_batch(conn: &mut SqliteConnection, batch: &[StagedFill]) -> Result<usize, Error> {
     let context = "load the file into the stage table";
     match <&[StagedFill; SQLITE_BATCH]>::try_from(batch) {
         // A full batch has a fixed shape: its prepared statement is cached and reused.
-        Ok(full) => diesel::insert_into(execution_stage::table).values(full).on_conflict_do_nothing().execute(conn),
+        Ok(full) => diesel::insert_into(execution_stage::table).values(full).execute(conn),
         Err(_) if batch.is_empty() => Ok(0),
-        Err(_) => diesel::insert_into(execution_stage::table).values(batch).on_conflict_do_nothing().execute(conn),
+        Err(_) => diesel::insert_into(execution_stage::table).values(batch).execute(conn),
     }
     .map_err(query_error(context))
 }

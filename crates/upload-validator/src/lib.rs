@@ -64,6 +64,11 @@ impl PayloadKind {
         }
     }
 
+    /// The kind with this [`name`](PayloadKind::name).
+    pub fn from_name(name: &str) -> Option<PayloadKind> {
+        PayloadKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
     /// Every kind.
     pub const ALL: [PayloadKind; 4] = [
         PayloadKind::WeeklyActuals,
