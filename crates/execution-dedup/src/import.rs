@@ -143,11 +143,13 @@ pub fn import_file(
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileSummary, Error> {
     let file_name = recorded_name(path)?;
+    // Opened before any transaction starts, so a missing file is a plain error on both backends.
+    let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
     ensure_migrated(db)?;
     let mut connection = db.get()?;
     let summary = match &mut connection {
-        DbConnection::Postgres(conn) => import_postgres(conn, path, &file_name, options, progress),
-        DbConnection::Sqlite(conn) => import_sqlite(conn, path, &file_name, options, progress),
+        DbConnection::Postgres(conn) => import_postgres(conn, Source { file, path }, &file_name, options, progress),
+        DbConnection::Sqlite(conn) => import_sqlite(conn, Source { file, path }, &file_name, options, progress),
     }?;
     tracing::debug!(file = %path.display(), inserted = summary.inserted, outcome = ?summary.outcome, "imported");
     Ok(summary)
@@ -200,14 +202,20 @@ impl Parsed {
     }
 }
 
-/// Streams `path` through the NinjaTrader validator, handing each valid fill to `sink`.
+/// An opened export and its path (for messages).
+struct Source<'p> {
+    file: File,
+    path: &'p Path,
+}
+
+/// Streams the file through the NinjaTrader validator, handing each valid fill to `sink`.
 fn stream(
-    path: &Path,
+    source: Source<'_>,
     progress: &mut dyn FnMut(u64),
     sink: &mut dyn FnMut(StagedFill) -> Result<(), Error>,
 ) -> Result<Parsed, Error> {
+    let Source { mut file, path } = source;
     let read_error = |source| Error::Read { path: path.to_path_buf(), source };
-    let mut file = File::open(path).map_err(read_error)?;
     let (sender, fills) = mpsc::channel();
     let mut validator = Validator::new(PayloadKind::NinjaTraderExecutions, Context::default())
         .expect("NinjaTrader exports need no context")
@@ -432,12 +440,14 @@ fn query_error(context: &str) -> impl FnOnce(diesel::result::Error) -> Error + '
 
 fn import_postgres(
     conn: &mut PgConnection,
-    path: &Path,
+    source: Source<'_>,
     file_name: &str,
     options: ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileSummary, Error> {
+    let path = source.path;
     let display = path.display().to_string();
+    let source = RefCell::new(Some(source));
     settle(conn.transaction(|conn| {
         let started = std::time::Instant::now();
         conn.batch_execute(PG_CREATE_STAGE).map_err(query_error("create the stage table"))?;
@@ -453,7 +463,8 @@ fn import_postgres(
                     result.map_err(|source| Error::Read { path: path.to_path_buf(), source })
                 };
                 let mut progress = progress.borrow_mut();
-                let result = stream(path, &mut **progress, &mut |fill| {
+                let source = source.borrow_mut().take().expect("COPY calls its callback once");
+                let result = stream(source, &mut **progress, &mut |fill| {
                     fill.write_copy_row(&mut pending);
                     if pending.len() >= COPY_FLUSH_BYTES { send(&mut pending) } else { Ok(()) }
                 })?;
@@ -526,7 +537,7 @@ ON CONFLICT (execution_id) DO NOTHING";
 
 fn import_sqlite(
     conn: &mut SqliteConnection,
-    path: &Path,
+    source: Source<'_>,
     file_name: &str,
     options: ImportOptions,
     progress: &mut dyn FnMut(u64),
@@ -534,7 +545,7 @@ fn import_sqlite(
     conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}; PRAGMA cache_size = -32768; PRAGMA temp.cache_size = -32768"))
         .and_then(|()| conn.batch_execute(SQLITE_CREATE_STAGE))
         .map_err(query_error("create the stage table"))?;
-    let result = stage_and_merge_sqlite(conn, path, file_name, options, progress);
+    let result = stage_and_merge_sqlite(conn, source, file_name, options, progress);
     // The connection goes back to the pool: leave it as it was.
     let reset = conn
         .batch_execute(&format!(
@@ -549,12 +560,12 @@ fn import_sqlite(
 
 fn stage_and_merge_sqlite(
     conn: &mut SqliteConnection,
-    path: &Path,
+    source: Source<'_>,
     file_name: &str,
     options: ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileSummary, Error> {
-    let display = path.display().to_string();
+    let display = source.path.display().to_string();
     let started = std::time::Instant::now();
     let parsed = conn.transaction(|conn| {
         let mut batch: Vec<StagedFill> = Vec::with_capacity(SQLITE_BATCH);
@@ -563,7 +574,7 @@ fn stage_and_merge_sqlite(
             batch.clear();
             Ok(())
         };
-        let parsed = stream(path, progress, &mut |fill| {
+        let parsed = stream(source, progress, &mut |fill| {
             batch.push(fill);
             if batch.len() == SQLITE_BATCH { flush(&mut batch, conn) } else { Ok(()) }
         })?;

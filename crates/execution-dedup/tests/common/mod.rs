@@ -1,0 +1,102 @@
+//! Fixtures for the import tests: generated NinjaTrader exports and database readers.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use execution_dedup::{FileSummary, ImportOptions};
+use test_support::TestDatabase;
+
+/// One fill as the en-US native export writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fill {
+    pub id: String,
+    pub quantity: u32,
+    pub price: String,
+    pub account: String,
+    pub name: String,
+    pub second: u32,
+}
+
+impl Fill {
+    /// A valid fill whose id is [`Fill::id_of`]`(n)`.
+    pub fn new(n: u32) -> Self {
+        Fill {
+            id: Self::id_of(n),
+            quantity: 1,
+            price: format!("{}.25", 21_000 + n),
+            account: "Sim101".into(),
+            name: "Entry".into(),
+            second: n % 60,
+        }
+    }
+
+    /// A 32-hex-digit simulated-fill id.
+    pub fn id_of(n: u32) -> String {
+        format!("{n:032x}")
+    }
+}
+
+/// A native en-US export: byte-order mark, CRLF, a trailing comma on every line.
+pub fn export(fills: &[Fill]) -> String {
+    let mut text = String::from(
+        "\u{feff}Instrument,Action,Quantity,Price,Time,ID,E/X,Position,Order ID,Name,Commission,Rate,Account,Connection,\r\n",
+    );
+    for fill in fills {
+        text.push_str(&format!(
+            "MNQ MAR25,Buy,{},{},2/3/2025 9:31:{:02} AM,{},Entry,{} L,{},{},$0.62,1,{},My Connection,\r\n",
+            fill.quantity, fill.price, fill.second, fill.id, fill.quantity, fill.id, fill.name, fill.account
+        ));
+    }
+    text
+}
+
+/// Writes `content` to `dir/name`, replacing it.
+pub fn write_file(dir: &tempfile::TempDir, name: &str, content: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+pub fn migrate(db: &TestDatabase) {
+    migration_core::Migrator::new([&execution_dedup::MIGRATIONS]).unwrap().run(db.database(), None).unwrap();
+}
+
+pub fn import(db: &TestDatabase, path: &Path, skip_invalid: bool) -> FileSummary {
+    execution_dedup::import_file(db.database(), path, ImportOptions { skip_invalid }, &mut |_| {})
+        .unwrap_or_else(|error| panic!("import {}: {error}", path.display()))
+}
+
+#[derive(QueryableByName)]
+struct Value {
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// The single text column `value` of every row `sql` returns.
+pub fn query_strings(db: &TestDatabase, sql: &str) -> Vec<String> {
+    let mut connection = db.database().get().unwrap();
+    let rows: Vec<Value> = migration_core::dispatch!(connection, conn => diesel::sql_query(sql).load(conn))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.into_iter().map(|row| row.value).collect()
+}
+
+/// Execution ids in `trades`, sorted.
+pub fn trade_ids(db: &TestDatabase) -> Vec<String> {
+    query_strings(db, "SELECT execution_id AS value FROM trades WHERE execution_id IS NOT NULL ORDER BY execution_id")
+}
+
+/// `(execution_id, csv_filename)` of every ledger row, sorted.
+pub fn ledger(db: &TestDatabase) -> Vec<(String, String)> {
+    query_strings(
+        db,
+        "SELECT execution_id || '|' || csv_filename AS value FROM imported_executions ORDER BY execution_id",
+    )
+    .into_iter()
+    .map(|row| {
+        let (id, file) = row.split_once('|').unwrap();
+        (id.to_owned(), file.to_owned())
+    })
+    .collect()
+}
