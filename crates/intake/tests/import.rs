@@ -1,0 +1,150 @@
+//! `intake import executions` and `intake dedup purge` end to end, against real databases,
+//! including two importer processes racing on overlapping files.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use test_support::{TestDatabase, on_both_backends};
+
+fn intake(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_intake"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run intake")
+}
+
+fn succeeded(output: &Output) -> String {
+    assert!(output.status.success(), "intake failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// An en-US export of fills `ids` (32-hex-digit ids), optionally with a broken price on one.
+fn export(dir: &tempfile::TempDir, name: &str, ids: impl IntoIterator<Item = u32>, broken: Option<u32>) -> PathBuf {
+    let mut text = String::from(
+        "Instrument,Action,Quantity,Price,Time,ID,E/X,Position,Order ID,Name,Commission,Rate,Account,Connection,\n",
+    );
+    for id in ids {
+        let price = if broken == Some(id) { "21,012.25".to_owned() } else { format!("{}.5", 20_000 + id % 1000) };
+        let price = if price.contains(',') { format!("\"{price}\"") } else { price };
+        text.push_str(&format!(
+            "NQ MAR25,Sell,2,{price},2/3/2025 1:{:02}:{:02} PM,{id:032x},Exit,-,,Target1,$1.24,1,Sim101,Rithmic,\n",
+            id / 60 % 60,
+            id % 60
+        ));
+    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn count(db: &TestDatabase, table: &str) -> u64 {
+    let sql = format!("SELECT count(*) AS n, count(DISTINCT execution_id) AS d FROM {table}");
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        d: i64,
+    }
+    let mut connection = db.database().get().unwrap();
+    let counts: Counts = migration_core::dispatch!(connection, conn => {
+        use diesel::RunQueryDsl as _;
+        diesel::sql_query(&sql).get_result(conn)
+    })
+    .unwrap();
+    assert_eq!(counts.n, counts.d, "{table} holds an execution id twice");
+    counts.n as u64
+}
+
+fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
+    succeeded(&intake(db.url(), &["migrate"]));
+    let dir = tempfile::tempdir().unwrap();
+    let good = export(&dir, "good.csv", 1..=5, None);
+    let table = succeeded(&intake(db.url(), &["import", "executions", good.to_str().unwrap()]));
+    assert!(table.contains("Already imported") && table.contains("imported"), "{table}");
+
+    let again = intake(db.url(), &["--json", "import", "executions", good.to_str().unwrap()]);
+    let report = json(&again);
+    assert_eq!(report[0]["outcome"], "imported");
+    assert_eq!((report[0]["rows_read"].as_u64(), report[0]["already_imported"].as_u64()), (Some(5), Some(5)));
+
+    let bad = export(&dir, "bad.csv", 10..=12, Some(11));
+    let refused = intake(db.url(), &["import", "executions", bad.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(stdout.contains("4 (Price)") && stdout.contains("number"), "{stdout}");
+    assert!(stdout.contains("--skip-invalid to import the 2 valid rows"), "{stdout}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("1 of 1 files not imported"));
+    assert_eq!(count(db, "trades"), 5);
+
+    let skipped = json(&intake(db.url(), &["--json", "import", "executions", "--skip-invalid", bad.to_str().unwrap()]));
+    assert_eq!((skipped[0]["inserted"].as_u64(), skipped[0]["rejected"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(skipped[0]["findings"][0]["line"], 3);
+    assert_eq!(count(db, "trades"), 7);
+
+    let missing = intake(db.url(), &["import", "executions", "no-such-file.csv", good.to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read no-such-file.csv"));
+}
+
+fn concurrent_importers_write_each_fill_once(db: &TestDatabase) {
+    succeeded(&intake(db.url(), &["migrate"]));
+    let dir = tempfile::tempdir().unwrap();
+    // Two overlapping exports, imported by two processes at once, in opposite orders.
+    let morning = export(&dir, "morning.csv", 0..6_000, None);
+    let day = export(&dir, "day.csv", 3_000..9_000, None);
+    let spawn = |files: [&PathBuf; 2]| {
+        Command::new(env!("CARGO_BIN_EXE_intake"))
+            .args(["--json", "import", "executions"])
+            .args(files)
+            .env("DATABASE_URL", db.url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn([&morning, &day]);
+    let second = spawn([&day, &morning]);
+    let outputs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let mut inserted = 0;
+    for output in &outputs {
+        for file in json(output).as_array().unwrap() {
+            assert_eq!(file["outcome"], "imported", "{file}");
+            inserted += file["inserted"].as_u64().unwrap();
+        }
+    }
+    assert_eq!(inserted, 9_000, "every fill inserted by exactly one importer");
+    assert_eq!(count(db, "trades"), 9_000);
+    assert_eq!(count(db, "imported_executions"), 9_000);
+}
+
+fn purge_needs_an_explicit_age_and_explains_the_consequence(db: &TestDatabase) {
+    succeeded(&intake(db.url(), &["migrate"]));
+    let no_age = intake(db.url(), &["dedup", "purge"]);
+    assert_eq!(no_age.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_age.stderr).contains("--older-than <DAYS>"));
+    assert_eq!(intake(db.url(), &["dedup", "purge", "--older-than", "0"]).status.code(), Some(2));
+    let help = succeeded(&intake(db.url(), &["dedup", "purge", "--help"]));
+    assert!(help.contains("bring back any of its fills"), "{help}");
+
+    let dir = tempfile::tempdir().unwrap();
+    succeeded(&intake(db.url(), &["import", "executions", export(&dir, "a.csv", 1..=3, None).to_str().unwrap()]));
+    let dry = json(&intake(db.url(), &["--json", "dedup", "purge", "--older-than", "1", "--dry-run"]));
+    assert_eq!((dry["removed"].as_u64(), dry["dry_run"].as_bool()), (Some(0), Some(true)), "today's imports are kept");
+    let purged = succeeded(&intake(db.url(), &["dedup", "purge", "--older-than", "30"]));
+    assert!(purged.starts_with("Removed 0 imported_executions rows imported before"), "{purged}");
+    assert_eq!(count(db, "imported_executions"), 3);
+}
+
+on_both_backends!(
+    import_prints_a_summary_json_and_refuses_invalid_files,
+    concurrent_importers_write_each_fill_once,
+    purge_needs_an_explicit_age_and_explains_the_consequence,
+);
