@@ -4,9 +4,12 @@
 //!   embedded SQLite database `./data/intake.db` and print the status).
 //! - `cargo xtask test` runs the whole suite: formatting, clippy with warnings denied, and
 //!   every test on SQLite and PostgreSQL.
+//! - `cargo xtask bench dedup` measures the execution import against the seed's original
+//!   designs and the databases' bulk loaders, as ratios within one run.
 //!
 //! It keeps to `std` so it builds in seconds; each subcommand is a module.
 
+mod bench;
 mod migrate;
 mod shell;
 mod test;
@@ -22,6 +25,8 @@ Commands:
   test             the whole suite: cargo fmt --check, clippy -D warnings, the
                    validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
                    postgres://postgres@127.0.0.1:5432/postgres)
+  bench dedup      the execution import against the Python peers and the bulk loaders,
+                   1 M rows, fresh and re-import (see `cargo xtask bench --help`)
   help             this message
 ";
 
@@ -32,6 +37,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("migrate") => migrate::run(&rest),
         Some("test") => test::run(&rest),
+        Some("bench") => bench::run(&rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())
