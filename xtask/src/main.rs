@@ -4,6 +4,7 @@
 //!   embedded SQLite database `./data/intake.db` and print the status).
 //! - `cargo xtask test` runs the whole suite: formatting, clippy with warnings denied, and
 //!   every test on SQLite and PostgreSQL.
+//! - `cargo xtask wasm` builds the validator's browser package in `wasm/pkg/`.
 //! - `cargo xtask bench dedup` measures the execution import against the seed's original
 //!   designs and the databases' bulk loaders, as ratios within one run.
 //!
@@ -13,6 +14,7 @@ mod bench;
 mod migrate;
 mod shell;
 mod test;
+mod wasm;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,8 @@ Commands:
   test             the whole suite: cargo fmt --check, clippy -D warnings, the
                    validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
                    postgres://postgres@127.0.0.1:5432/postgres)
+  wasm             build the browser package wasm/pkg (release, wasm-bindgen, wasm-opt -Oz) and
+                   print its size; installs wasm-bindgen-cli and binaryen when missing
   bench dedup      the execution import against the Python peers and the bulk loaders,
                    1 M rows, fresh and re-import (see `cargo xtask bench --help`)
   help             this message
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
         Some("migrate") => migrate::run(&rest),
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("wasm") => wasm::run(&rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the whole suite, exactly as CI runs it.
 
 use crate::shell::{self, step};
+use crate::wasm;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(unknown) = args.first() {
@@ -27,6 +28,36 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // Every database test runs on SQLite and PostgreSQL; test-support finds (or starts) the
     // PostgreSQL server and fails loudly when there is none.
     step("tests", shell::cargo().args(["test", "--workspace", "--locked"]))?;
+
+    // The validator compiled to WebAssembly must give the native reports byte for byte: the
+    // golden set through the wrapper under Node, then in headless Chromium, then the built
+    // package through its JavaScript API.
+    wasm::ensure_wasm_bindgen()?;
+    let driver = wasm::ensure_chromium()?;
+    let wasm_tests = || {
+        let mut command = shell::cargo();
+        command
+            .args(["test", "--locked", "--package", "upload-validator-wasm", "--target", "wasm32-unknown-unknown"])
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", wasm::test_runner());
+        command
+    };
+    step("validator golden set in WebAssembly, Node", &mut wasm_tests())?;
+    step(
+        "validator golden set in WebAssembly, headless Chromium",
+        wasm_tests().env("WASM_BINDGEN_USE_BROWSER", "1").env("CHROMEDRIVER", &driver),
+    )?;
+    let sizes = wasm::build_package()?;
+    eprintln!("{sizes}");
+    step(
+        "browser package through its JavaScript API, Node",
+        std::process::Command::new("node").arg(shell::root().join("wasm/tests/package.test.mjs")),
+    )?;
+    step(
+        "upload page end to end (Web Worker, headless Chromium)",
+        std::process::Command::new("node")
+            .arg(shell::root().join("wasm/tests/page.test.mjs"))
+            .env("INTAKE_WASM_TOOLS", wasm::npm_tools()),
+    )?;
     eprintln!("\nall checks passed");
     Ok(())
 }

@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod documents;
 pub mod engine;
 pub mod fields;
 mod kinds;
@@ -51,6 +52,12 @@ pub enum PayloadKind {
     StoreAttributes,
     /// A NinjaTrader 8 executions export.
     NinjaTraderExecutions,
+    /// A connector profile (JSON, seed 002).
+    ConnectorProfile,
+    /// A client configuration (JSON, seed 002).
+    ClientConfig,
+    /// A service proposal (JSON, seed 002).
+    ServiceProposal,
 }
 
 impl PayloadKind {
@@ -61,6 +68,9 @@ impl PayloadKind {
             PayloadKind::HistoricalSales => "historical_sales",
             PayloadKind::StoreAttributes => "store_attributes",
             PayloadKind::NinjaTraderExecutions => "ninjatrader_executions",
+            PayloadKind::ConnectorProfile => "connector_profile",
+            PayloadKind::ClientConfig => "client_config",
+            PayloadKind::ServiceProposal => "service_proposal",
         }
     }
 
@@ -70,11 +80,14 @@ impl PayloadKind {
     }
 
     /// Every kind.
-    pub const ALL: [PayloadKind; 4] = [
+    pub const ALL: [PayloadKind; 7] = [
         PayloadKind::WeeklyActuals,
         PayloadKind::HistoricalSales,
         PayloadKind::StoreAttributes,
         PayloadKind::NinjaTraderExecutions,
+        PayloadKind::ConnectorProfile,
+        PayloadKind::ClientConfig,
+        PayloadKind::ServiceProposal,
     ];
 }
 
@@ -102,6 +115,8 @@ pub enum Record {
     Store(StoreAttributes),
     /// A NinjaTrader fill.
     Execution(Execution),
+    /// A whole JSON document (connector profile, client configuration, service proposal).
+    Document(serde_json::Value),
 }
 
 /// A validator that cannot start: the context lacks what the kind needs.

@@ -55,6 +55,14 @@ pub enum Rule {
     DuplicateKey,
     /// An id the system does not know (store, category).
     UnknownId,
+    /// A JSON document that does not parse.
+    Json,
+    /// A JSON value of the wrong type.
+    Type,
+    /// A required JSON field is missing.
+    Required,
+    /// A JSON field the document's shape does not know.
+    UnknownField,
 }
 
 impl Rule {
@@ -80,6 +88,10 @@ impl Rule {
             Rule::Coverage => "coverage",
             Rule::DuplicateKey => "duplicate-key",
             Rule::UnknownId => "unknown-id",
+            Rule::Json => "json",
+            Rule::Type => "type",
+            Rule::Required => "required",
+            Rule::UnknownField => "unknown-field",
         }
     }
 }
@@ -158,6 +170,11 @@ pub(crate) struct Findings {
 impl Findings {
     pub(crate) fn new(cap: usize) -> Self {
         Findings { cap, kept: Vec::new(), omitted: BTreeMap::new(), errors: 0, warnings: 0 }
+    }
+
+    /// Errors so far, including those past the cap.
+    pub(crate) fn errors(&self) -> u64 {
+        self.errors
     }
 
     /// Whether another finding would still be kept (lets callers skip building messages).

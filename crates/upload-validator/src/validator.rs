@@ -1,5 +1,6 @@
 //! The validator: a payload kind's checks driven by the streaming engine.
 
+use crate::documents::Document;
 use crate::engine::{CsvStream, Event, RecordRef};
 use crate::kinds::{self, Checker, Layout};
 use crate::report::{Finding, Findings, Report, Rule, Severity};
@@ -38,6 +39,17 @@ impl Default for Limits {
 /// ```
 pub struct Validator {
     kind: PayloadKind,
+    input: Input,
+}
+
+/// CSV payloads stream record by record; JSON documents are collected and checked whole.
+enum Input {
+    Csv(Box<CsvInput>),
+    Document { document: Document, sink: Option<Box<dyn FnMut(Record)>> },
+}
+
+/// A CSV payload: the byte stream and everything else.
+struct CsvInput {
     stream: CsvStream,
     state: State,
 }
@@ -146,42 +158,53 @@ impl Validator {
 
     /// A validator with explicit limits.
     pub fn with_limits(kind: PayloadKind, context: Context, limits: Limits) -> Result<Self, Error> {
+        if let Some(document) = Document::new(kind, limits.max_findings) {
+            return Ok(Validator { kind, input: Input::Document { document, sink: None } });
+        }
         let checker = kinds::checker(kind, context)?;
         Ok(Validator {
             kind,
-            stream: CsvStream::new(checker.sniff()),
-            state: State {
-                checker,
-                findings: Findings::new(limits.max_findings),
-                limits,
-                header: None,
-                layout: None,
-                records: 0,
-                stopped: false,
-                size_reported: false,
-                sink: None,
-            },
+            input: Input::Csv(Box::new(CsvInput {
+                stream: CsvStream::new(checker.sniff()),
+                state: State {
+                    checker,
+                    findings: Findings::new(limits.max_findings),
+                    limits,
+                    header: None,
+                    layout: None,
+                    records: 0,
+                    stopped: false,
+                    size_reported: false,
+                    sink: None,
+                },
+            })),
         })
     }
 
     /// Also hands every valid data record to `sink`, typed: the server's importers use the
     /// validator as their parser.
     pub fn on_record(mut self, sink: impl FnMut(Record) + 'static) -> Self {
-        self.state.sink = Some(Box::new(sink));
+        match &mut self.input {
+            Input::Csv(csv) => csv.state.sink = Some(Box::new(sink)),
+            Input::Document { sink: slot, .. } => *slot = Some(Box::new(sink)),
+        }
         self
     }
 
     /// Feeds the next chunk.
     pub fn push(&mut self, chunk: &[u8]) {
-        let state = &mut self.state;
+        let CsvInput { stream, state } = match &mut self.input {
+            Input::Csv(csv) => &mut **csv,
+            Input::Document { document, .. } => return document.push(chunk),
+        };
         if state.stopped {
-            self.stream.skip(chunk.len());
+            stream.skip(chunk.len());
             return;
         }
-        if self.stream.bytes() + chunk.len() as u64 > state.limits.max_file_bytes && !state.size_reported {
+        if stream.bytes() + chunk.len() as u64 > state.limits.max_file_bytes && !state.size_reported {
             state.size_reported = true;
             state.stopped = true;
-            self.stream.skip(chunk.len());
+            stream.skip(chunk.len());
             let limit = state.limits.max_file_bytes;
             let mut out = state.out();
             out.line(Rule::FileTooLarge, 1, 0, limit, || {
@@ -189,16 +212,20 @@ impl Validator {
             });
             return;
         }
-        self.stream.push(chunk, &mut |record| state.on_record(&record));
+        stream.push(chunk, &mut |record| state.on_record(&record));
     }
 
     /// Ends the input and returns the report.
-    pub fn finish(mut self) -> Report {
-        let state = &mut self.state;
+    pub fn finish(self) -> Report {
+        let CsvInput { mut stream, mut state } = match self.input {
+            Input::Csv(csv) => *csv,
+            Input::Document { document, sink } => return document.finish(sink),
+        };
+        let state = &mut state;
         if !state.stopped {
-            self.stream.finish(&mut |record| state.on_record(&record));
+            stream.finish(&mut |record| state.on_record(&record));
         }
-        if let Some(Event::RecordTooLong { line, byte_offset }) = self.stream.stopped().cloned() {
+        if let Some(Event::RecordTooLong { line, byte_offset }) = stream.stopped().cloned() {
             let next_record = state.records + 1;
             state.out().line(Rule::RecordTooLong, line, next_record, byte_offset, || {
                 "This row is longer than 1 MB, so the file is not a CSV export of this kind; check that you chose the right file.".into()
@@ -215,10 +242,10 @@ impl Validator {
             }
         }
         let mut detected = state.checker.detected(state.layout.as_ref());
-        detected.insert("delimiter", (self.stream.delimiter() as char).to_string());
-        detected.insert("byte_order_mark", self.stream.had_bom().to_string());
+        detected.insert("delimiter", (stream.delimiter() as char).to_string());
+        detected.insert("byte_order_mark", stream.had_bom().to_string());
         let findings = std::mem::replace(&mut state.findings, Findings::new(0));
-        findings.into_report(self.kind.name(), self.stream.bytes(), state.records, detected)
+        findings.into_report(self.kind.name(), stream.bytes(), state.records, detected)
     }
 }
 

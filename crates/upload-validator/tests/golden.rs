@@ -16,6 +16,18 @@ fn kind_of(file: &str) -> PayloadKind {
     PayloadKind::ALL.into_iter().find(|k| k.name() == prefix).unwrap_or_else(|| panic!("{file}: unknown kind prefix"))
 }
 
+/// Payloads: `.csv` files and `.json` documents (not the reports and contexts beside them).
+fn is_payload(path: &Path) -> bool {
+    let name = path.file_name().unwrap().to_str().unwrap();
+    name.ends_with(".csv")
+        || (name.ends_with(".json") && !name.ends_with(".report.json") && !name.ends_with(".context.json"))
+}
+
+/// `kind.variant.report.json` beside `kind.variant.csv` or `kind.variant.json`.
+fn report_path(payload: &Path) -> PathBuf {
+    payload.with_extension("report.json")
+}
+
 fn report_for(path: &Path, chunk: usize) -> String {
     let file = path.file_name().unwrap().to_str().unwrap();
     let kind = kind_of(file);
@@ -31,17 +43,14 @@ fn report_for(path: &Path, chunk: usize) -> String {
 
 #[test]
 fn every_golden_file_gives_its_expected_report_at_any_chunk_size() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(golden_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(golden_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| is_payload(p)).collect();
     files.sort();
     assert!(files.len() >= 10, "the golden set shrank");
     let bless = std::env::var_os("BLESS").is_some();
     let mut mismatches = Vec::new();
     for file in &files {
-        let expected_path = file.with_extension("report.json");
+        let expected_path = report_path(file);
         let actual = report_for(file, usize::MAX);
         if bless {
             std::fs::write(&expected_path, &actual).unwrap();

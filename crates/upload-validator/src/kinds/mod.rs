@@ -50,6 +50,9 @@ pub(crate) fn checker(kind: PayloadKind, context: Context) -> Result<Box<dyn Che
         PayloadKind::HistoricalSales => Box::new(historical_sales::HistoricalSales::new(context)?),
         PayloadKind::StoreAttributes => Box::new(store_attributes::StoreAttributesChecker::default()),
         PayloadKind::NinjaTraderExecutions => Box::new(ninjatrader::Executions::default()),
+        PayloadKind::ConnectorProfile | PayloadKind::ClientConfig | PayloadKind::ServiceProposal => {
+            unreachable!("JSON documents are checked by documents::Document, not as CSV")
+        }
     })
 }
 

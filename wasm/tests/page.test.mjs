@@ -1,0 +1,75 @@
+// The page end to end in headless Chromium: a person chooses a generated weekly-actuals file,
+// the Web Worker streams it through the WebAssembly validator, and the page shows the verdict
+// and the expected findings. Run by `cargo xtask test` after `cargo xtask wasm`, with
+// playwright-core (no browser download: Debian's /usr/bin/chromium) from INTAKE_WASM_TOOLS.
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const tools = process.env.INTAKE_WASM_TOOLS;
+assert.ok(tools, "INTAKE_WASM_TOOLS names the folder holding node_modules/playwright-core");
+const { chromium } = createRequire(join(tools, "package.json"))("playwright-core");
+
+const root = fileURLToPath(new URL("..", import.meta.url)); // wasm/: www/ and pkg/
+const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
+const server = createServer(async (request, response) => {
+  const path = normalize(join(root, decodeURIComponent(new URL(request.url, "http://x").pathname)));
+  try {
+    if (!path.startsWith(root)) throw new Error("outside");
+    const body = await readFile(path);
+    response.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
+    response.end(body);
+  } catch {
+    response.writeHead(404).end();
+  }
+});
+await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+const url = `http://127.0.0.1:${server.address().port}/www/index.html`;
+
+// A week for three stores, with a negative quantity on line 9 and an unknown store on line 17.
+const stores = ["S001", "S002", "S003"];
+let csv = "date,store_id,quantity_sold\n";
+let line = 1;
+const expected = [];
+for (let day = 1; day <= 7; day++) {
+  for (const store of stores) {
+    line++;
+    let [id, quantity] = [store, String(10 + day)];
+    if (line === 9) [quantity] = ["-4"], expected.push([9, "non-negative-integer"]);
+    if (line === 17) [id] = ["S999"], expected.push([17, "unknown-id"]);
+    csv += `2025-03-0${day},${id},${quantity}\n`;
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  await page.goto(url);
+  await page.selectOption("#kind", "weekly_actuals");
+  await page.fill("#context", JSON.stringify({ week_start: "2025-03-01", store_ids: stores }));
+  await page.setInputFiles("#file", { name: "week.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+  await page.waitForSelector("#verdict:not([hidden])", { timeout: 20_000 });
+  assert.equal(await page.textContent("#verdict"), "Fix these first");
+  const rows = await page.$$eval("#findings tbody tr", (trs) => trs.map((tr) => [Number(tr.cells[0].textContent), tr.dataset.rule]));
+  for (const finding of expected) assert.ok(rows.some((row) => row[0] === finding[0] && row[1] === finding[1]), `${finding} in ${JSON.stringify(rows)}`);
+  assert.equal(await page.$eval("#progress", (p) => p.value), 1, "the progress bar reached the end");
+
+  // The same week without the two mistakes is ready to upload.
+  const clean = csv.replace(",-4\n", ",4\n").replace("S999", "S002");
+  await page.setInputFiles("#file", { name: "week-fixed.csv", mimeType: "text/csv", buffer: Buffer.from(clean) });
+  await page.waitForFunction(() => document.querySelector("#verdict").textContent === "Ready to upload", null, { timeout: 20_000 });
+  assert.equal(await page.isHidden("#findings"), true);
+  assert.deepEqual(problems, []);
+  console.log(`page: the worker validated ${line - 1} rows in ${await browser.version()} and showed ${rows.length} findings`);
+} finally {
+  await browser.close();
+  server.close();
+}

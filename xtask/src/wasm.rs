@@ -1,0 +1,220 @@
+//! `cargo xtask wasm`: the browser package of the upload validator, and the tools it needs
+//! (wasm-bindgen CLI at exactly the crate's version, binaryen's wasm-opt, Chromium for the
+//! browser tests), installed on first use.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::shell::{self, step};
+
+/// binaryen from npm: Debian's older wasm-opt emits modules that crash with current rustc.
+const BINARYEN_VERSION: &str = "132";
+/// Drives Debian's Chromium in the page test.
+const PLAYWRIGHT_VERSION: &str = "1.64.1";
+const TARGET: &str = "wasm32-unknown-unknown";
+/// The package's gzipped size budget (wasm + JS glue), from the validator issue.
+const GZIP_BUDGET_BYTES: u64 = 60 * 1024;
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(unknown) = args.first() {
+        return Err(format!("`cargo xtask wasm` takes no arguments (got `{unknown}`)"));
+    }
+    let sizes = build_package()?;
+    println!("{sizes}");
+    if sizes.gzip_total() > GZIP_BUDGET_BYTES {
+        return Err(format!(
+            "the package is {} bytes gzipped, over the {GZIP_BUDGET_BYTES} byte budget",
+            sizes.gzip_total()
+        ));
+    }
+    Ok(())
+}
+
+/// Sizes of the built package.
+pub struct Sizes {
+    wasm: u64,
+    wasm_gzip: u64,
+    js: u64,
+    js_gzip: u64,
+}
+
+impl Sizes {
+    pub fn gzip_total(&self) -> u64 {
+        self.wasm_gzip + self.js_gzip
+    }
+}
+
+impl std::fmt::Display for Sizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "wasm/pkg: .wasm {} B ({} B gzipped) + JS glue {} B ({} B gzipped) = {:.1} KB gzipped (budget {} KB)",
+            self.wasm,
+            self.wasm_gzip,
+            self.js,
+            self.js_gzip,
+            self.gzip_total() as f64 / 1024.0,
+            GZIP_BUDGET_BYTES / 1024
+        )
+    }
+}
+
+/// Release build, wasm-bindgen (web target), wasm-opt -Oz, package.json: `wasm/pkg/`.
+pub fn build_package() -> Result<Sizes, String> {
+    let wasm_bindgen = ensure_wasm_bindgen()?;
+    let wasm_opt = ensure_wasm_opt()?;
+    step("wasm32 target", Command::new("rustup").args(["target", "add", TARGET]))?;
+    step(
+        "build upload-validator-wasm (wasm-release profile)",
+        shell::cargo().args([
+            "build",
+            "--locked",
+            "--package",
+            "upload-validator-wasm",
+            "--target",
+            TARGET,
+            "--profile",
+            "wasm-release",
+        ]),
+    )?;
+    let root = shell::root();
+    let module = root.join("target").join(TARGET).join("wasm-release/upload_validator_wasm.wasm");
+    let pkg = root.join("wasm/pkg");
+    let _ = std::fs::remove_dir_all(&pkg);
+    step(
+        "wasm-bindgen --target web",
+        Command::new(&wasm_bindgen).args(["--target", "web", "--out-dir"]).arg(&pkg).arg(&module),
+    )?;
+    let optimized = pkg.join("upload_validator_wasm_bg.wasm");
+    step("wasm-opt -Oz", Command::new(&wasm_opt).arg("-Oz").arg(&optimized).arg("-o").arg(&optimized))?;
+    std::fs::write(pkg.join("package.json"), PACKAGE_JSON).map_err(|e| format!("write package.json: {e}"))?;
+    let js = pkg.join("upload_validator_wasm.js");
+    Ok(Sizes {
+        wasm: file_size(&optimized)?,
+        wasm_gzip: gzip_size(&optimized)?,
+        js: file_size(&js)?,
+        js_gzip: gzip_size(&js)?,
+    })
+}
+
+const PACKAGE_JSON: &str = r#"{
+  "name": "@intake/upload-validator",
+  "version": "0.0.0",
+  "description": "Checks upload payloads in the browser with the same code the server runs",
+  "type": "module",
+  "main": "upload_validator_wasm.js",
+  "types": "upload_validator_wasm.d.ts",
+  "files": ["upload_validator_wasm.js", "upload_validator_wasm.d.ts", "upload_validator_wasm_bg.wasm", "upload_validator_wasm_bg.wasm.d.ts"],
+  "sideEffects": false
+}
+"#;
+
+/// The wasm-bindgen version the lock file resolved (the crate pins it exactly).
+fn locked_wasm_bindgen_version() -> Result<String, String> {
+    let lock =
+        std::fs::read_to_string(shell::root().join("Cargo.lock")).map_err(|e| format!("read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+/// `wasm-bindgen` (and `wasm-bindgen-test-runner`) at exactly the locked version, installed with
+/// `cargo install` when missing or different (about 8 minutes the first time).
+pub fn ensure_wasm_bindgen() -> Result<PathBuf, String> {
+    let version = locked_wasm_bindgen_version()?;
+    let bin = cargo_home().join("bin");
+    let tool = bin.join("wasm-bindgen");
+    let installed =
+        Command::new(&tool).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if installed.as_deref().map(str::trim) != Some(&format!("wasm-bindgen {version}")) {
+        step(
+            &format!("install wasm-bindgen-cli {version} (matches the wasm-bindgen crate)"),
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())).args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &format!("={version}"),
+                "--force",
+            ]),
+        )?;
+    }
+    Ok(tool)
+}
+
+/// The test runner that came with [`ensure_wasm_bindgen`].
+pub fn test_runner() -> PathBuf {
+    cargo_home().join("bin/wasm-bindgen-test-runner")
+}
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
+}
+
+/// The npm tools (binaryen's wasm-opt, playwright-core for the page test) live here.
+pub fn npm_tools() -> PathBuf {
+    shell::root().join("target/wasm-tools")
+}
+
+/// binaryen's `wasm-opt` and playwright-core (which drives Debian's Chromium; it never
+/// downloads a browser), from npm, under target/wasm-tools.
+fn ensure_wasm_opt() -> Result<PathBuf, String> {
+    let prefix = npm_tools();
+    let tool = prefix.join("node_modules/.bin/wasm-opt");
+    let installed =
+        Command::new(&tool).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    let playwright = prefix.join("node_modules/playwright-core/package.json").is_file();
+    if !playwright || !installed.is_some_and(|v| v.contains(&format!("version {BINARYEN_VERSION}"))) {
+        std::fs::create_dir_all(&prefix).map_err(|e| format!("create {}: {e}", prefix.display()))?;
+        std::fs::write(prefix.join("package.json"), "{\"private\": true}\n")
+            .map_err(|e| format!("write package.json: {e}"))?;
+        step(
+            &format!(
+                "install binaryen@{BINARYEN_VERSION} (wasm-opt) and playwright-core@{PLAYWRIGHT_VERSION} from npm"
+            ),
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&prefix)
+                .arg(format!("binaryen@{BINARYEN_VERSION}"))
+                .arg(format!("playwright-core@{PLAYWRIGHT_VERSION}")),
+        )?;
+    }
+    Ok(tool)
+}
+
+/// Debian's Chromium and its matching ChromeDriver, for the browser tests.
+pub fn ensure_chromium() -> Result<PathBuf, String> {
+    let driver = PathBuf::from("/usr/bin/chromedriver");
+    if driver.is_file() && Path::new("/usr/bin/chromium").is_file() {
+        return Ok(driver);
+    }
+    let apt = |args: &[&str]| {
+        let mut command = Command::new("apt-get");
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    if step("install chromium and chromium-driver", &mut apt(&["install", "-y", "-q", "chromium", "chromium-driver"]))
+        .is_err()
+    {
+        step("apt-get update", &mut apt(&["update", "-q"]))?;
+        step("install chromium and chromium-driver", &mut apt(&["install", "-y", "-q", "chromium", "chromium-driver"]))
+            .map_err(|e| format!("{e}\nhint: the browser tests need Debian's chromium and chromium-driver (run as root, or install them)"))?;
+    }
+    Ok(driver)
+}
+
+fn file_size(path: &Path) -> Result<u64, String> {
+    std::fs::metadata(path).map(|m| m.len()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn gzip_size(path: &Path) -> Result<u64, String> {
+    let output = Command::new("gzip").args(["-9", "-c"]).arg(path).output().map_err(|e| format!("gzip: {e}"))?;
+    Ok(output.stdout.len() as u64)
+}
