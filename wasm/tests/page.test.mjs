@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { extname, join, normalize } from "node:path";
+import { extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const tools = process.env.INTAKE_WASM_TOOLS;
 assert.ok(tools, "INTAKE_WASM_TOOLS names the folder holding node_modules/playwright-core");
-const { chromium } = createRequire(join(tools, "package.json"))("playwright-core");
+const { chromium } = createRequire(join(resolve(tools), "package.json"))("playwright-core");
 
 const root = fileURLToPath(new URL("..", import.meta.url)); // wasm/: www/ and pkg/
 const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
@@ -52,6 +52,8 @@ try {
   const page = await browser.newPage();
   const problems = [];
   page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => console.log(`[page] ${message.text()}`));
+  page.on("worker", (worker) => worker.on("console", (message) => console.log(`[worker] ${message.text()}`)));
   await page.goto(url);
   await page.selectOption("#kind", "weekly_actuals");
   await page.fill("#context", JSON.stringify({ week_start: "2025-03-01", store_ids: stores }));
@@ -63,7 +65,7 @@ try {
   assert.equal(await page.$eval("#progress", (p) => p.value), 1, "the progress bar reached the end");
 
   // The same week without the two mistakes is ready to upload.
-  const clean = csv.replace(",-4\n", ",4\n").replace("S999", "S002");
+  const clean = csv.replace(",-4\n", ",4\n").replace("S999", "S001");
   await page.setInputFiles("#file", { name: "week-fixed.csv", mimeType: "text/csv", buffer: Buffer.from(clean) });
   await page.waitForFunction(() => document.querySelector("#verdict").textContent === "Ready to upload", null, { timeout: 20_000 });
   assert.equal(await page.isHidden("#findings"), true);
