@@ -78,15 +78,7 @@ impl Validator {
             let known: Vec<&str> = PayloadKind::ALL.iter().map(|k| k.name()).collect();
             JsError::new(&format!("unknown payload kind {kind:?}; expected one of {}", known.join(", ")))
         })?;
-        let context = if context.is_undefined() || context.is_null() {
-            Context::default()
-        } else {
-            let text = js_sys::JSON::stringify(&context)
-                .ok()
-                .and_then(|text| text.as_string())
-                .ok_or_else(|| JsError::new("the context must be a plain object"))?;
-            parse_context(&text).map_err(|message| JsError::new(&message))?
-        };
+        let context = context_from_js(&context).map_err(|message| JsError::new(&message))?;
         let inner =
             upload_validator::Validator::new(kind, context).map_err(|error| JsError::new(&error.to_string()))?;
         Ok(Validator { inner: Some(inner) })
@@ -113,9 +105,13 @@ impl Validator {
     }
 }
 
-/// The context from its JSON text (unknown fields are refused, so typos surface).
-pub fn parse_context(json: &str) -> Result<Context, String> {
-    serde_json::from_str(json).map_err(|error| format!("invalid context: {error}"))
+/// The context from a plain object (through `JSON.stringify` and the validator's own reader).
+fn context_from_js(value: &JsValue) -> Result<Context, String> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Context::default());
+    }
+    let text = js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string());
+    Context::from_json(&text.ok_or("the context must be a plain object")?)
 }
 
 fn finished() -> JsError {

@@ -42,6 +42,10 @@ impl Sizes {
     pub fn gzip_total(&self) -> u64 {
         self.wasm_gzip + self.js_gzip
     }
+
+    pub fn within_budget(&self) -> bool {
+        self.gzip_total() <= GZIP_BUDGET_BYTES
+    }
 }
 
 impl std::fmt::Display for Sizes {

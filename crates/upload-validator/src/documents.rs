@@ -4,10 +4,14 @@
 //! enumerations, dates; a field the shape does not know is reported as a warning (a typo such as
 //! `licence_type` would otherwise be stored silently). Findings point at the field's line and
 //! column in the text; `column_name` is the field's path (`credentials.username`).
+//!
+//! The JSON is read by a small parser of its own (`json` below) that keeps each value's byte
+//! offset: serde_json keeps no positions, and its deserializer would more than double the
+//! browser package.
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use json::{Node, Value};
 
 use crate::report::{Finding, Findings, Report, Rule, Severity};
 use crate::{PayloadKind, Record};
@@ -115,6 +119,8 @@ pub(crate) struct Document {
     fields: &'static [Field],
     text: Vec<u8>,
     bytes: u64,
+    /// 3 when the text starts with a byte-order mark.
+    bom: usize,
     findings: Findings,
 }
 
@@ -126,6 +132,7 @@ impl Document {
             fields: shape_of(kind)?,
             text: Vec::new(),
             bytes: 0,
+            bom: 0,
             findings: Findings::new(max_findings),
         })
     }
@@ -141,9 +148,9 @@ impl Document {
         let mut detected = BTreeMap::new();
         detected.insert("format", "json".to_owned());
         let records = match self.check() {
-            Some(value) => {
+            Some(text) => {
                 if let Some(mut sink) = sink.filter(|_| self.findings.errors() == 0) {
-                    sink(Record::Document(value));
+                    sink(Record::Document(text));
                 }
                 1
             }
@@ -153,21 +160,15 @@ impl Document {
         self.findings.into_report(kind, self.bytes, records, detected)
     }
 
-    /// Checks the collected text; the parsed document if it is an object.
-    fn check(&mut self) -> Option<Value> {
+    /// Checks the collected text; the document's text (BOM removed) if it is an object.
+    fn check(&mut self) -> Option<String> {
         if self.bytes > MAX_DOCUMENT_BYTES as u64 {
-            self.error(
-                Rule::FileTooLarge,
-                1,
-                None,
-                None,
-                0,
-                format!(
-                    "The document is larger than {} KB; a {} is a few KB at most. Check that you chose the right file.",
-                    MAX_DOCUMENT_BYTES / 1024,
-                    self.kind.name().replace('_', " ")
-                ),
+            let message = format!(
+                "The document is larger than {} KB; a {} is a few KB at most. Check that you chose the right file.",
+                MAX_DOCUMENT_BYTES / 1024,
+                self.kind.name().replace('_', " ")
             );
+            self.error(Rule::FileTooLarge, 0, message);
             return None;
         }
         let bom = if self.text.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
@@ -175,60 +176,57 @@ impl Document {
             Ok(text) => text.to_owned(),
             Err(error) => {
                 let at = bom + error.valid_up_to();
-                let (line, column) = position(&self.text[..at]);
                 self.error(
                     Rule::Encoding,
-                    line,
-                    Some(column),
-                    None,
-                    at as u64,
+                    at,
                     "The document contains bytes that are not UTF-8 text. Save it again as UTF-8.".into(),
                 );
                 return None;
             }
         };
         if text.trim().is_empty() {
-            self.error(Rule::EmptyFile, 1, None, None, 0, "The document is empty.".into());
+            self.error(Rule::EmptyFile, 0, "The document is empty.".into());
             return None;
         }
-        let value: Value = match serde_json::from_str(&text) {
-            Ok(value) => value,
-            Err(error) => {
-                let offset = offset_of(&text, error.line(), error.column()) + bom;
-                let message = format!("This is not valid JSON: {error}. Check for a missing comma, quote or brace.");
-                self.error(Rule::Json, error.line() as u64, Some(error.column() as u32), None, offset as u64, message);
+        let root = match json::parse(&text) {
+            Ok(root) => root,
+            Err(json::SyntaxError { offset, problem }) => {
+                self.error(Rule::Json, bom + offset, format!("This is not valid JSON: {problem}."));
                 return None;
             }
         };
-        let locations = Locations::of(&text, bom);
-        match &value {
-            Value::Object(_) => self.object(&value, self.fields, "", &locations),
-            _ => self.error(
-                Rule::Type,
-                1,
-                Some(1),
-                None,
-                bom as u64,
-                "The document must be a JSON object: { ... }.".into(),
-            ),
-        }
-        value.is_object().then_some(value)
-    }
-
-    fn object(&mut self, value: &Value, fields: &'static [Field], path: &str, locations: &Locations) {
-        let Value::Object(members) = value else { return };
-        for field in fields {
-            let here = join(path, field.name);
-            match members.get(field.name) {
-                None | Some(Value::Null) if field.required => {
-                    let at = locations.get(path);
-                    self.at(Rule::Required, Severity::Error, at, &here, format!("\"{}\" is required.", here));
-                }
-                None | Some(Value::Null) => {}
-                Some(member) => self.member(member, field, &here, locations),
+        self.bom = bom;
+        match &root.value {
+            Value::Object(_) => self.object(&root, &text, self.fields, ""),
+            _ => {
+                self.error(Rule::Type, bom + root.offset, "The document must be a JSON object: { ... }.".into());
+                return None;
             }
         }
-        for name in members.keys() {
+        Some(text)
+    }
+
+    fn object(&mut self, node: &Node, text: &str, fields: &'static [Field], path: &str) {
+        let Value::Object(members) = &node.value else { return };
+        let get = |name: &str| members.iter().find(|(key, _, _)| key == name);
+        for field in fields {
+            let here = join(path, field.name);
+            match get(field.name) {
+                None | Some((_, _, Node { value: Value::Null, .. })) if field.required => {
+                    self.at(
+                        Rule::Required,
+                        Severity::Error,
+                        text,
+                        node.offset,
+                        &here,
+                        format!("\"{here}\" is required."),
+                    );
+                }
+                None | Some((_, _, Node { value: Value::Null, .. })) => {}
+                Some((_, key_offset, member)) => self.member(member, *key_offset, text, field, &here),
+            }
+        }
+        for (name, key_offset, _) in members {
             if !fields.iter().any(|f| f.name == name) {
                 let here = join(path, name);
                 let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
@@ -236,222 +234,444 @@ impl Document {
                     "\"{here}\" is not a field of this document and will be ignored; known fields: {}.",
                     known.join(", ")
                 );
-                self.at(Rule::UnknownField, Severity::Warning, locations.get(&here), &here, message);
+                self.at(Rule::UnknownField, Severity::Warning, text, *key_offset, &here, message);
             }
         }
         if path == "timeline" {
-            let date = |name| members.get(name).and_then(Value::as_str).and_then(crate::fields::iso_date);
-            if let (Some(start), Some(end)) = (date("start_date"), date("end_date"))
+            let date = |name| match get(name) {
+                Some((_, _, Node { value: Value::String(text), .. })) => crate::fields::iso_date(text),
+                _ => None,
+            };
+            if let (Some(start), Some(end), Some((_, offset, _))) =
+                (date("start_date"), date("end_date"), get("end_date"))
                 && end < start
             {
                 let message = format!("The end date {end} is before the start date {start}.");
-                self.at(Rule::Range, Severity::Error, locations.get("timeline.end_date"), "timeline.end_date", message);
+                self.at(Rule::Range, Severity::Error, text, *offset, "timeline.end_date", message);
             }
         }
     }
 
-    fn member(&mut self, value: &Value, field: &Field, path: &str, locations: &Locations) {
-        let at = locations.get(path);
-        let wrong = |expected: &str| format!("\"{path}\" must be {expected}, not {}.", describe(value));
-        match (&field.shape, value) {
+    /// Checks one member against its field; findings point at the member's key.
+    fn member(&mut self, node: &Node, at: usize, text: &str, field: &Field, path: &str) {
+        let wrong = |expected: &str| format!("\"{path}\" must be {expected}, not {}.", node.value.describe());
+        match (&field.shape, &node.value) {
             (Shape::Text, Value::String(_)) => {}
-            (Shape::Text, _) => self.at(Rule::Type, Severity::Error, at, path, wrong("text")),
-            (Shape::OneOf(allowed), Value::String(text)) if allowed.contains(&text.as_str()) => {}
+            (Shape::Text, _) => self.at(Rule::Type, Severity::Error, text, at, path, wrong("text")),
+            (Shape::OneOf(allowed), Value::String(value)) if allowed.contains(&value.as_str()) => {}
             (Shape::OneOf(allowed), _) => {
-                let message = format!("\"{path}\" is {}; expected one of {}.", describe(value), allowed.join(", "));
-                self.at(Rule::Enumeration, Severity::Error, at, path, message);
+                let message =
+                    format!("\"{path}\" is {}; expected one of {}.", node.value.describe(), allowed.join(", "));
+                self.at(Rule::Enumeration, Severity::Error, text, at, path, message);
             }
-            (Shape::Amount, Value::Number(number)) if number.as_f64().is_some_and(|n| n >= 0.0) => {}
+            (Shape::Amount, Value::Number(number)) if !json::is_negative(number) => {}
             (Shape::Amount, Value::Number(_)) => {
-                self.at(Rule::Range, Severity::Error, at, path, format!("\"{path}\" cannot be negative."))
+                self.at(Rule::Range, Severity::Error, text, at, path, format!("\"{path}\" cannot be negative."))
             }
-            (Shape::Amount, _) => self.at(Rule::Type, Severity::Error, at, path, wrong("a number")),
-            (Shape::Date, Value::String(text)) if crate::fields::iso_date(text).is_some() => {}
-            (Shape::Date, _) => self.at(Rule::Date, Severity::Error, at, path, wrong("a date like 2026-01-31")),
-            (Shape::Timestamp, Value::String(text)) if chrono::DateTime::parse_from_rfc3339(text).is_ok() => {}
+            (Shape::Amount, _) => self.at(Rule::Type, Severity::Error, text, at, path, wrong("a number")),
+            (Shape::Date, Value::String(value)) if crate::fields::iso_date(value).is_some() => {}
+            (Shape::Date, _) => self.at(Rule::Date, Severity::Error, text, at, path, wrong("a date like 2026-01-31")),
+            (Shape::Timestamp, Value::String(value)) if is_rfc3339(value) => {}
             (Shape::Timestamp, _) => {
-                self.at(Rule::Date, Severity::Error, at, path, wrong("a time like 2025-12-21T06:20:48Z"))
+                self.at(Rule::Date, Severity::Error, text, at, path, wrong("a time like 2025-12-21T06:20:48Z"))
             }
-            (Shape::Object(fields), Value::Object(_)) => self.object(value, fields, path, locations),
+            (Shape::Object(fields), Value::Object(_)) => self.object(node, text, fields, path),
             (Shape::AnyObject, Value::Object(_)) => {}
             (Shape::Object(_) | Shape::AnyObject, _) => {
-                self.at(Rule::Type, Severity::Error, at, path, wrong("an object { ... }"))
+                self.at(Rule::Type, Severity::Error, text, at, path, wrong("an object { ... }"))
             }
             (Shape::TextList, Value::Array(items)) => {
                 for (index, item) in items.iter().enumerate() {
-                    if !item.is_string() {
+                    if !matches!(item.value, Value::String(_)) {
                         let here = format!("{path}[{index}]");
-                        let message = format!("\"{here}\" must be text, not {}.", describe(item));
-                        self.at(Rule::Type, Severity::Error, locations.get(&here), &here, message);
+                        let message = format!("\"{here}\" must be text, not {}.", item.value.describe());
+                        self.at(Rule::Type, Severity::Error, text, item.offset, &here, message);
                     }
                 }
             }
             (Shape::AnyList, Value::Array(_)) => {}
             (Shape::TextList | Shape::AnyList, _) => {
-                self.at(Rule::Type, Severity::Error, at, path, wrong("a list [ ... ]"))
+                self.at(Rule::Type, Severity::Error, text, at, path, wrong("a list [ ... ]"))
             }
         }
     }
 
-    fn at(&mut self, rule: Rule, severity: Severity, at: Location, path: &str, message: String) {
+    /// A finding about the value at `offset` in `text` (BOM excluded).
+    fn at(&mut self, rule: Rule, severity: Severity, text: &str, offset: usize, path: &str, message: String) {
         if !self.findings.has_room() {
             self.findings.count_omitted(rule, severity);
             return;
         }
+        let (line, column) = position(&text.as_bytes()[..offset]);
         self.findings.push(Finding {
             rule,
             severity,
-            line: at.line,
+            line,
             record: 1,
-            column: Some(at.column),
+            column: Some(column),
             column_name: Some(path.to_owned()),
-            byte_offset: at.offset,
+            byte_offset: (self.bom + offset) as u64,
             message,
         });
     }
 
-    fn error(&mut self, rule: Rule, line: u64, column: Option<u32>, path: Option<&str>, offset: u64, message: String) {
+    /// An error about the document as a whole, at byte `offset` of the file.
+    fn error(&mut self, rule: Rule, offset: usize, message: String) {
+        let (line, column) = position(&self.text[..offset.min(self.text.len())]);
         self.findings.push(Finding {
             rule,
             severity: Severity::Error,
             line,
             record: 0,
-            column,
-            column_name: path.map(str::to_owned),
-            byte_offset: offset,
+            column: (offset > 0).then_some(column),
+            column_name: None,
+            byte_offset: offset as u64,
             message,
         });
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, a real date and time (RFC 3339).
+fn is_rfc3339(text: &str) -> bool {
+    let (Some(date), Some(rest)) = (text.get(..10), text.get(10..)) else { return false };
+    let Some(rest) = rest.strip_prefix(['T', 't', ' ']) else { return false };
+    let two = |s: &str, max: u32| {
+        s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u32>().is_ok_and(|n| n <= max)
+    };
+    let (Some(clock), zone) = (rest.get(..8), rest.get(8..).unwrap_or("")) else { return false };
+    let clock_ok = clock.as_bytes()[2] == b':'
+        && clock.as_bytes()[5] == b':'
+        && two(&clock[..2], 23)
+        && two(&clock[3..5], 59)
+        && two(&clock[6..], 60);
+    let zone = match zone.strip_prefix('.') {
+        Some(fraction) => fraction.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => zone,
+    };
+    let zone_ok = matches!(zone, "Z" | "z")
+        || (zone.len() == 6
+            && zone.starts_with(['+', '-'])
+            && zone.as_bytes()[3] == b':'
+            && two(&zone[1..3], 23)
+            && two(&zone[4..], 59));
+    crate::fields::iso_date(date).is_some() && clock_ok && zone_ok
 }
 
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") }
 }
 
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("\"{s}\""),
-        Value::Array(_) => "a list".into(),
-        Value::Object(_) => "an object".into(),
-    }
-}
-
-/// 1-based line and column (in characters) of the end of `before`.
+/// 1-based line and column (in characters) of the end of `before`; a leading BOM counts
+/// as no column.
 fn position(before: &[u8]) -> (u64, u32) {
     let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[start..]).chars().count() as u32 + 1;
+    let before = String::from_utf8_lossy(&before[start..]);
+    let column = before.trim_start_matches('\u{feff}').chars().count() as u32 + 1;
     (line, column)
 }
 
-/// Byte offset of serde_json's 1-based (line, column).
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
-    let in_line = text[start..].chars().take(column.saturating_sub(1)).map(char::len_utf8).sum::<usize>();
-    (start + in_line).min(text.len())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_reader_is_strict_and_keeps_offsets() {
+        let root =
+            json::parse(r#" {"a": [1, -0.5e3, "x\u00e9\ud83d\ude00\n"], "b": {"c": null, "d": true}} "#).ok().unwrap();
+        let json::Value::Object(members) = &root.value else { panic!("an object") };
+        assert_eq!((root.offset, members[0].0.as_str(), members[0].1), (1, "a", 2));
+        let json::Value::Array(items) = &members[0].2.value else { panic!("a list") };
+        assert!(matches!(&items[1].value, json::Value::Number(n) if n == "-0.5e3"));
+        assert!(matches!(&items[2].value, json::Value::String(s) if s == "xé😀\n"));
+        assert_eq!(items[2].offset, 19);
+        for (bad, offset) in [
+            ("{\"a\": 1,}", 8),
+            ("[1 2]", 3),
+            ("{\"a\" 1}", 5),
+            ("01", 0),
+            ("\"tab\there\"", 4),
+            ("{} x", 3),
+            ("[", 1),
+            ("nul", 0),
+            ("\"\\q\"", 2),
+        ] {
+            let error = json::parse(bad).err().unwrap_or_else(|| panic!("{bad:?} parsed"));
+            assert_eq!(error.offset, offset, "{bad:?}: {}", error.problem);
+        }
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        assert_eq!(json::parse(&deep).err().map(|e| e.problem), Some("the document nests too deeply"));
+        assert!(json::is_negative("-0.5") && !json::is_negative("-0.0e5") && !json::is_negative("3"));
+    }
+
+    #[test]
+    fn rfc3339_times_are_checked_for_real() {
+        for good in ["2025-12-21T06:20:48Z", "2025-12-21T06:20:48.123+01:00", "2025-12-21 06:20:48-05:30"] {
+            assert!(is_rfc3339(good), "{good}");
+        }
+        for bad in [
+            "2025-12-21",
+            "21/12/2025 06:20",
+            "2025-02-30T06:20:48Z",
+            "2025-12-21T24:00:00Z",
+            "2025-12-21T06:20:48",
+            "2025-12-21T06:20:48+1:00",
+        ] {
+            assert!(!is_rfc3339(bad), "{bad}");
+        }
+    }
 }
 
-/// Where a finding points.
-#[derive(Debug, Clone, Copy)]
-struct Location {
-    line: u64,
-    column: u32,
-    offset: u64,
-}
+/// A JSON reader that keeps where each value starts. Strict RFC 8259: no comments, no trailing
+/// commas; nesting is limited so a hostile document cannot exhaust the stack.
+pub(crate) mod json {
+    /// How deep objects and lists may nest.
+    const MAX_DEPTH: usize = 64;
 
-/// Where each member's key (and each list item) starts, by path (`a.b`, `a[0]`); the document
-/// itself is the empty path. serde_json keeps no positions, so the (already valid) text is
-/// scanned once.
-struct Locations(BTreeMap<String, Location>);
+    /// A value and the byte offset where it starts.
+    pub(crate) struct Node {
+        pub offset: usize,
+        pub value: Value,
+    }
 
-impl Locations {
-    fn of(text: &str, bom: usize) -> Self {
-        let bytes = text.as_bytes();
-        let mut map = BTreeMap::new();
-        let mut line = 1u64;
-        let mut line_start = 0usize;
-        // Per open container: its path, whether it is a list, and the next item index.
-        let mut stack: Vec<(String, bool, usize)> = Vec::new();
-        let mut pending_key: Option<String> = None;
-        let mut i = 0;
-        let locate = |i: usize, line: u64, line_start: usize| Location {
-            line,
-            column: text[line_start..i].chars().count() as u32 + 1,
-            offset: (bom + i) as u64,
-        };
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => {
-                    line += 1;
-                    line_start = i + 1;
-                }
-                b'"' => {
-                    let start = i;
-                    i += 1;
-                    while i < bytes.len() && bytes[i] != b'"' {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
-                    }
-                    let is_key = stack.last().is_some_and(|(_, list, _)| !list)
-                        && bytes[i + 1..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':');
-                    if is_key {
-                        let name: String = serde_json::from_str(&text[start..=i]).unwrap_or_default();
-                        let path = join(&stack.last().map(|(p, _, _)| p.clone()).unwrap_or_default(), &name);
-                        map.insert(path.clone(), locate(start, line, line_start));
-                        pending_key = Some(path);
-                    } else if pending_key.take().is_none() {
-                        Self::item(&mut stack, &mut map, locate(start, line, line_start));
-                    }
-                }
-                b'{' | b'[' => {
-                    let location = locate(i, line, line_start);
-                    let path = match pending_key.take() {
-                        Some(path) => path,
-                        None => Self::item(&mut stack, &mut map, location).unwrap_or_default(),
-                    };
-                    if stack.is_empty() {
-                        map.insert(String::new(), location);
-                    }
-                    stack.push((path, bytes[i] == b'[', 0));
-                }
-                b'}' | b']' => {
-                    stack.pop();
-                }
-                b',' | b':' => {}
-                byte if !byte.is_ascii_whitespace() => {
-                    // A number or literal: an item if inside a list; consume it.
-                    if pending_key.take().is_none() {
-                        Self::item(&mut stack, &mut map, locate(i, line, line_start));
-                    }
-                    while i + 1 < bytes.len()
-                        && !matches!(bytes[i + 1], b',' | b'}' | b']' | b'\n')
-                        && !bytes[i + 1].is_ascii_whitespace()
-                    {
-                        i += 1;
-                    }
-                }
-                _ => {}
+    pub(crate) enum Value {
+        Null,
+        Bool(bool),
+        /// The number's text, as written.
+        Number(String),
+        String(String),
+        Array(Vec<Node>),
+        /// Members in order: key, the key's offset, value.
+        Object(Vec<(String, usize, Node)>),
+    }
+
+    impl Value {
+        /// The value in words, for messages.
+        pub fn describe(&self) -> String {
+            match self {
+                Value::Null => "null".into(),
+                Value::Bool(b) => b.to_string(),
+                Value::Number(n) => n.clone(),
+                Value::String(s) => format!("\"{s}\""),
+                Value::Array(_) => "a list".into(),
+                Value::Object(_) => "an object".into(),
             }
-            i += 1;
         }
-        Locations(map)
     }
 
-    /// Records the next item of the innermost list, if the innermost container is a list.
-    fn item(stack: &mut [(String, bool, usize)], map: &mut BTreeMap<String, Location>, at: Location) -> Option<String> {
-        let (path, list, next) = stack.last_mut()?;
-        if !*list {
-            return None;
-        }
-        let item = format!("{path}[{next}]");
-        *next += 1;
-        map.insert(item.clone(), at);
-        Some(item)
+    /// Whether a number's text is below zero (`-0` is not).
+    pub(crate) fn is_negative(number: &str) -> bool {
+        number.starts_with('-')
+            && number.bytes().take_while(|b| *b != b'e' && *b != b'E').any(|b| (b'1'..=b'9').contains(&b))
     }
 
-    fn get(&self, path: &str) -> Location {
-        self.0.get(path).copied().unwrap_or(Location { line: 1, column: 1, offset: 0 })
+    /// Where the text stops being JSON, and why, in words.
+    pub(crate) struct SyntaxError {
+        pub offset: usize,
+        pub problem: &'static str,
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
+        let mut parser = Parser { bytes: text.as_bytes(), at: 0 };
+        let node = parser.value(0)?;
+        parser.space();
+        if parser.at < parser.bytes.len() {
+            return Err(parser.fail("there is more text after the end of the document"));
+        }
+        Ok(node)
+    }
+
+    struct Parser<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+
+    impl Parser<'_> {
+        fn fail(&self, problem: &'static str) -> SyntaxError {
+            SyntaxError { offset: self.at, problem }
+        }
+
+        fn space(&mut self) {
+            while self.bytes.get(self.at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                self.at += 1;
+            }
+        }
+
+        fn eat(&mut self, byte: u8) -> bool {
+            self.space();
+            let found = self.bytes.get(self.at) == Some(&byte);
+            self.at += usize::from(found);
+            found
+        }
+
+        fn value(&mut self, depth: usize) -> Result<Node, SyntaxError> {
+            self.space();
+            let offset = self.at;
+            let value = match self.bytes.get(self.at) {
+                None => return Err(self.fail("the document ends too early (a brace or bracket is not closed)")),
+                Some(b'{') | Some(b'[') if depth >= MAX_DEPTH => return Err(self.fail("the document nests too deeply")),
+                Some(b'{') => {
+                    self.at += 1;
+                    let mut members = Vec::new();
+                    if !self.eat(b'}') {
+                        loop {
+                            self.space();
+                            let key_offset = self.at;
+                            if self.bytes.get(self.at) != Some(&b'"') {
+                                return Err(self.fail("a field name in double quotes is expected here"));
+                            }
+                            let key = self.string()?;
+                            if !self.eat(b':') {
+                                return Err(self.fail("a colon is expected after the field name"));
+                            }
+                            members.push((key, key_offset, self.value(depth + 1)?));
+                            if self.eat(b'}') {
+                                break;
+                            }
+                            if !self.eat(b',') {
+                                return Err(self.fail("a comma or a closing brace is expected here"));
+                            }
+                        }
+                    }
+                    Value::Object(members)
+                }
+                Some(b'[') => {
+                    self.at += 1;
+                    let mut items = Vec::new();
+                    if !self.eat(b']') {
+                        loop {
+                            items.push(self.value(depth + 1)?);
+                            if self.eat(b']') {
+                                break;
+                            }
+                            if !self.eat(b',') {
+                                return Err(self.fail("a comma or a closing bracket is expected here"));
+                            }
+                        }
+                    }
+                    Value::Array(items)
+                }
+                Some(b'"') => Value::String(self.string()?),
+                Some(b't') => self.literal("true", Value::Bool(true))?,
+                Some(b'f') => self.literal("false", Value::Bool(false))?,
+                Some(b'n') => self.literal("null", Value::Null)?,
+                Some(b'-' | b'0'..=b'9') => Value::Number(self.number()?),
+                Some(_) => {
+                    return Err(self.fail(
+                        "a value (text in double quotes, a number, true, false, null, { or [) is expected here",
+                    ));
+                }
+            };
+            Ok(Node { offset, value })
+        }
+
+        fn literal(&mut self, word: &'static str, value: Value) -> Result<Value, SyntaxError> {
+            if self.bytes[self.at..].starts_with(word.as_bytes()) {
+                self.at += word.len();
+                Ok(value)
+            } else {
+                Err(self.fail("a value (text in double quotes, a number, true, false, null, { or [) is expected here"))
+            }
+        }
+
+        fn number(&mut self) -> Result<String, SyntaxError> {
+            let start = self.at;
+            let digits = |p: &mut Self| {
+                let from = p.at;
+                while p.bytes.get(p.at).is_some_and(u8::is_ascii_digit) {
+                    p.at += 1;
+                }
+                p.at > from
+            };
+            self.at += usize::from(self.bytes[self.at] == b'-');
+            let leading_zero = self.bytes.get(self.at) == Some(&b'0');
+            if !digits(self) || (leading_zero && self.at - start > 1 + usize::from(self.bytes[start] == b'-')) {
+                return Err(SyntaxError {
+                    offset: start,
+                    problem: "this number is not written the JSON way (e.g. 12, 0.5, -3)",
+                });
+            }
+            if self.bytes.get(self.at) == Some(&b'.') {
+                self.at += 1;
+                if !digits(self) {
+                    return Err(self.fail("digits are expected after the decimal point"));
+                }
+            }
+            if self.bytes.get(self.at).is_some_and(|b| *b == b'e' || *b == b'E') {
+                self.at += 1;
+                if self.bytes.get(self.at).is_some_and(|b| *b == b'+' || *b == b'-') {
+                    self.at += 1;
+                }
+                if !digits(self) {
+                    return Err(self.fail("digits are expected in the exponent"));
+                }
+            }
+            Ok(String::from_utf8_lossy(&self.bytes[start..self.at]).into_owned())
+        }
+
+        /// A string starting at the opening quote; escapes decoded.
+        fn string(&mut self) -> Result<String, SyntaxError> {
+            self.at += 1;
+            let mut out = String::new();
+            loop {
+                let start = self.at;
+                while self.bytes.get(self.at).is_some_and(|b| *b != b'"' && *b != b'\\' && *b >= 0x20) {
+                    self.at += 1;
+                }
+                // The input is UTF-8 and the run stops only at ASCII bytes.
+                out.push_str(std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or_default());
+                match self.bytes.get(self.at) {
+                    Some(b'"') => {
+                        self.at += 1;
+                        return Ok(out);
+                    }
+                    Some(b'\\') => {
+                        self.at += 1;
+                        let escaped = match self.bytes.get(self.at) {
+                            Some(b'"') => '"',
+                            Some(b'\\') => '\\',
+                            Some(b'/') => '/',
+                            Some(b'b') => '\u{8}',
+                            Some(b'f') => '\u{c}',
+                            Some(b'n') => '\n',
+                            Some(b'r') => '\r',
+                            Some(b't') => '\t',
+                            Some(b'u') => {
+                                let unit = self.hex4()?;
+                                let code = if (0xD800..0xDC00).contains(&unit)
+                                    && self.bytes[self.at + 1..].starts_with(b"\\u")
+                                {
+                                    self.at += 2;
+                                    let low = self.hex4()?;
+                                    0x10000 + ((unit - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+                                } else {
+                                    unit
+                                };
+                                char::from_u32(code).unwrap_or('\u{fffd}')
+                            }
+                            _ => return Err(self.fail("this backslash escape is not valid JSON")),
+                        };
+                        out.push(escaped);
+                        self.at += 1;
+                    }
+                    Some(_) => {
+                        return Err(
+                            self.fail("text in quotes cannot contain a line break or control character; write \\n")
+                        );
+                    }
+                    None => return Err(self.fail("a closing double quote is missing")),
+                }
+            }
+        }
+
+        /// The four hex digits after `\u` (leaves `at` on the last one).
+        fn hex4(&mut self) -> Result<u32, SyntaxError> {
+            let digits =
+                self.bytes.get(self.at + 1..self.at + 5).ok_or_else(|| self.fail("\\u needs four hex digits"))?;
+            let text = std::str::from_utf8(digits).map_err(|_| self.fail("\\u needs four hex digits"))?;
+            let value = u32::from_str_radix(text, 16).map_err(|_| self.fail("\\u needs four hex digits"))?;
+            self.at += 4;
+            Ok(value)
+        }
     }
 }

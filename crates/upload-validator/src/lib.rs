@@ -103,6 +103,53 @@ pub struct Context {
     pub categories: BTreeMap<String, String>,
 }
 
+impl Context {
+    /// The context from JSON text such as `{"week_start": "2025-03-01", "store_ids": ["S001"]}`,
+    /// read with the crate's own JSON reader (the browser package carries no JSON deserializer).
+    /// Unknown fields are refused, so a typo does not silently drop a check.
+    pub fn from_json(text: &str) -> Result<Context, String> {
+        use documents::json::{self, Value};
+        let root = json::parse(text).map_err(|e| format!("invalid context at byte {}: {}", e.offset, e.problem))?;
+        let Value::Object(members) = root.value else { return Err("the context must be a JSON object".into()) };
+        let text_of = |node: json::Node, what: &str| match node.value {
+            Value::String(text) => Ok(text),
+            _ => Err(format!("context: {what} must be text")),
+        };
+        let mut context = Context::default();
+        for (key, _, node) in members {
+            match (key.as_str(), node.value) {
+                ("week_start", Value::Null) => {}
+                ("week_start", Value::String(week)) => context.week_start = Some(week),
+                ("store_ids", Value::Array(ids)) => {
+                    context.store_ids =
+                        ids.into_iter().map(|id| text_of(id, "every store id")).collect::<Result<_, _>>()?;
+                }
+                ("categories", Value::Object(pairs)) => {
+                    for (name, _, id) in pairs {
+                        context.categories.insert(name, text_of(id, "every category id")?);
+                    }
+                }
+                ("week_start" | "store_ids" | "categories", _) => {
+                    return Err(format!(
+                        "context: {key} must be {}",
+                        match key.as_str() {
+                            "week_start" => "a date as text",
+                            "store_ids" => "a list of text",
+                            _ => "an object of category name to id",
+                        }
+                    ));
+                }
+                (other, _) => {
+                    return Err(format!(
+                        "invalid context: unknown field `{other}`, expected week_start, store_ids or categories"
+                    ));
+                }
+            }
+        }
+        Ok(context)
+    }
+}
+
 /// One valid row, typed, for importers.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -115,8 +162,9 @@ pub enum Record {
     Store(StoreAttributes),
     /// A NinjaTrader fill.
     Execution(Execution),
-    /// A whole JSON document (connector profile, client configuration, service proposal).
-    Document(serde_json::Value),
+    /// A whole JSON document (connector profile, client configuration, service proposal) that
+    /// passed every check: its text (byte-order mark removed), for the server to store.
+    Document(String),
 }
 
 /// A validator that cannot start: the context lacks what the kind needs.

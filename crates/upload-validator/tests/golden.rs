@@ -70,3 +70,15 @@ fn every_golden_file_gives_its_expected_report_at_any_chunk_size() {
         mismatches.join("\n")
     );
 }
+
+#[test]
+fn the_context_reads_the_same_from_json_as_through_serde() {
+    for file in ["weekly_actuals.context.json", "historical_sales.context.json"] {
+        let text = std::fs::read_to_string(golden_dir().join(file)).unwrap();
+        let through_serde: Context = serde_json::from_str(&text).unwrap();
+        assert_eq!(Context::from_json(&text).unwrap(), through_serde, "{file}");
+    }
+    assert!(Context::from_json(r#"{"week": "2025-03-01"}"#).unwrap_err().contains("unknown field `week`"));
+    assert!(Context::from_json(r#"{"store_ids": [1]}"#).is_err());
+    assert!(Context::from_json("[]").is_err());
+}

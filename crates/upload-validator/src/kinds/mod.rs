@@ -85,7 +85,7 @@ impl Layout {
 /// missing required columns (error), repeated columns (error) and unknown ones (warning).
 pub fn resolve(header: &RecordRef<'_>, columns: &[Column], out: &mut Out<'_>) -> Option<Layout> {
     let names: Vec<String> =
-        (0..header.len()).map(|i| String::from_utf8_lossy(header.field(i)).trim().to_lowercase()).collect();
+        (0..header.len()).map(|i| String::from_utf8_lossy(header.field(i)).trim().to_ascii_lowercase()).collect();
     let expected = columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
     let mut positions = Vec::with_capacity(columns.len());
     let mut ok = true;
