@@ -379,11 +379,11 @@ mod tests {
     fn the_json_reader_is_strict_and_keeps_offsets() {
         let root =
             json::parse(r#" {"a": [1, -0.5e3, "x\u00e9\ud83d\ude00\n"], "b": {"c": null, "d": true}} "#).ok().unwrap();
-        let json::Value::Object(members) = &root.value else { panic!("an object") };
+        let Value::Object(members) = &root.value else { panic!("an object") };
         assert_eq!((root.offset, members[0].0.as_str(), members[0].1), (1, "a", 2));
-        let json::Value::Array(items) = &members[0].2.value else { panic!("a list") };
-        assert!(matches!(&items[1].value, json::Value::Number(n) if n == "-0.5e3"));
-        assert!(matches!(&items[2].value, json::Value::String(s) if s == "xé😀\n"));
+        let Value::Array(items) = &members[0].2.value else { panic!("a list") };
+        assert!(matches!(&items[1].value, Value::Number(n) if n == "-0.5e3"));
+        assert!(matches!(&items[2].value, Value::String(s) if s == "xé😀\n"));
         assert_eq!(items[2].offset, 19);
         for (bad, offset) in [
             ("{\"a\": 1,}", 8),
