@@ -294,7 +294,7 @@ fn render(options: &Options, results: &[Measurement]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nintake writes every new fill to `trades` (16 columns, 3 indexes) and its id to the ledger \
+        "\nintake writes every new fill to `trades` (16 columns; primary key and UNIQUE execution id) and its id to the ledger \
          (5 indexes); the peers and the bulk loaders write the ledger only."
     );
     out

@@ -1,23 +1,12 @@
 //! The `intake` binary end to end, against real databases.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{intake, stdout};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use test_support::{TestDatabase, on_both_backends};
-
-fn intake(database_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run intake")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "intake failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 fn migrate_applies_everything_then_nothing(db: &TestDatabase) {
     let first = stdout(&intake(db.url(), &["migrate"]));

@@ -1,24 +1,13 @@
 //! `intake import executions` and `intake dedup purge` end to end, against real databases,
 //! including two importer processes racing on overlapping files.
 
+mod common;
+
+use common::{intake, stdout};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use test_support::{TestDatabase, on_both_backends};
-
-fn intake(database_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_intake"))
-        .args(args)
-        .env("DATABASE_URL", database_url)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run intake")
-}
-
-fn succeeded(output: &Output) -> String {
-    assert!(output.status.success(), "intake failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 /// An en-US export of fills `ids` (32-hex-digit ids), optionally with a broken price on one.
 fn export(dir: &tempfile::TempDir, name: &str, ids: impl IntoIterator<Item = u32>, broken: Option<u32>) -> PathBuf {
@@ -64,10 +53,10 @@ fn count(db: &TestDatabase, table: &str) -> u64 {
 }
 
 fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
-    succeeded(&intake(db.url(), &["migrate"]));
+    stdout(&intake(db.url(), &["migrate"]));
     let dir = tempfile::tempdir().unwrap();
     let good = export(&dir, "good.csv", 1..=5, None);
-    let table = succeeded(&intake(db.url(), &["import", "executions", good.to_str().unwrap()]));
+    let table = stdout(&intake(db.url(), &["import", "executions", good.to_str().unwrap()]));
     assert!(table.contains("Already imported") && table.contains("imported"), "{table}");
 
     let again = intake(db.url(), &["--json", "import", "executions", good.to_str().unwrap()]);
@@ -95,7 +84,7 @@ fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
 }
 
 fn concurrent_importers_write_each_fill_once(db: &TestDatabase) {
-    succeeded(&intake(db.url(), &["migrate"]));
+    stdout(&intake(db.url(), &["migrate"]));
     let dir = tempfile::tempdir().unwrap();
     // Two overlapping exports, imported by two processes at once, in opposite orders.
     let morning = export(&dir, "morning.csv", 0..6_000, None);
@@ -126,19 +115,19 @@ fn concurrent_importers_write_each_fill_once(db: &TestDatabase) {
 }
 
 fn purge_needs_an_explicit_age_and_explains_the_consequence(db: &TestDatabase) {
-    succeeded(&intake(db.url(), &["migrate"]));
+    stdout(&intake(db.url(), &["migrate"]));
     let no_age = intake(db.url(), &["dedup", "purge"]);
     assert_eq!(no_age.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_age.stderr).contains("--older-than <DAYS>"));
     assert_eq!(intake(db.url(), &["dedup", "purge", "--older-than", "0"]).status.code(), Some(2));
-    let help = succeeded(&intake(db.url(), &["dedup", "purge", "--help"]));
+    let help = stdout(&intake(db.url(), &["dedup", "purge", "--help"]));
     assert!(help.contains("bring back any of its fills"), "{help}");
 
     let dir = tempfile::tempdir().unwrap();
-    succeeded(&intake(db.url(), &["import", "executions", export(&dir, "a.csv", 1..=3, None).to_str().unwrap()]));
+    stdout(&intake(db.url(), &["import", "executions", export(&dir, "a.csv", 1..=3, None).to_str().unwrap()]));
     let dry = json(&intake(db.url(), &["--json", "dedup", "purge", "--older-than", "1", "--dry-run"]));
     assert_eq!((dry["removed"].as_u64(), dry["dry_run"].as_bool()), (Some(0), Some(true)), "today's imports are kept");
-    let purged = succeeded(&intake(db.url(), &["dedup", "purge", "--older-than", "30"]));
+    let purged = stdout(&intake(db.url(), &["dedup", "purge", "--older-than", "30"]));
     assert!(purged.starts_with("Removed 0 imported_executions rows imported before"), "{purged}");
     assert_eq!(count(db, "imported_executions"), 3);
 }

@@ -1,2 +1,1 @@
-DROP INDEX idx_trades_account_executed_at;
 DROP TABLE trades;

@@ -7,6 +7,7 @@
 -- range is ±92 billion. The importer rejects a value with more places instead of rounding it.
 --
 -- execution_id is NULL for fills entered by hand; imported fills always carry one, at most once.
+-- No other index: each one costs every import (add one with the queries that need it).
 CREATE TABLE trades (
     id               INTEGER PRIMARY KEY,
     execution_id     VARCHAR(255) UNIQUE,
@@ -28,5 +29,3 @@ CREATE TABLE trades (
     -- Only the 15-column exporter writes it.
     trade_validation VARCHAR(7)   CHECK (trade_validation IN ('Valid', 'Invalid'))
 );
-
-CREATE INDEX idx_trades_account_executed_at ON trades (account, executed_at);
