@@ -278,10 +278,7 @@ impl StagedFill {
     fn new(fill: Execution, path: &Path) -> Result<Self, Error> {
         // The validator refuses amounts and quantities the tables cannot hold exactly; this is
         // only a second line of defence.
-        let unstorable = |what: &str| Error::FileName {
-            path: path.to_path_buf(),
-            reason: format!("line {}: the {what} cannot be stored exactly", fill.line),
-        };
+        let unstorable = |what: &'static str| Error::Unstorable { path: path.to_path_buf(), line: fill.line, what };
         Ok(StagedFill {
             line: i64::try_from(fill.line).map_err(|_| unstorable("line number"))?,
             quantity: i64::try_from(fill.quantity).map_err(|_| unstorable("quantity"))?,

@@ -48,6 +48,17 @@ pub enum Error {
         /// What is wrong and what to do.
         reason: String,
     },
+    /// A fill the validator accepted does not fit the tables exactly (a bug: the validator
+    /// checks the same limits).
+    #[error("{}, line {line}: the {what} cannot be stored exactly; nothing was written", path.display())]
+    Unstorable {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the fill.
+        line: u64,
+        /// Which value.
+        what: &'static str,
+    },
     /// The execution_dedup migrations are not all applied.
     #[error(
         "the database is not ready for imports: execution_dedup migrations not applied: {missing}\nhint: run `intake migrate` first"
