@@ -244,3 +244,39 @@ on_both_backends!(
     backfill_records_existing_trades_and_its_down_removes_only_those,
     purge_forgets_old_ids_and_reimport_then_restores_only_deleted_fills,
 );
+
+/// An import raises SQLite's busy timeout and page caches on its connection; the pooled
+/// connection must come back with the settings every other user expects.
+#[test]
+fn an_sqlite_import_leaves_its_pooled_connection_as_it_found_it() {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        value: i64,
+    }
+    // `:memory:` pools exactly one connection, so the import's connection is the one read here.
+    let db = migration_core::Database::connect(":memory:").unwrap();
+    Migrator::new([&execution_dedup::MIGRATIONS]).unwrap().run(&db, None).unwrap();
+    let settings = || {
+        let mut connection = db.get().unwrap();
+        [
+            "SELECT timeout AS value FROM pragma_busy_timeout",
+            "SELECT cache_size AS value FROM pragma_cache_size",
+            "SELECT cache_size AS value FROM pragma_cache_size WHERE schema = 'temp'",
+        ]
+        .map(|sql| {
+            migration_core::dispatch!(connection, conn => {
+                use diesel::RunQueryDsl as _;
+                diesel::sql_query(sql).get_result::<Setting>(conn)
+            })
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .value
+        })
+    };
+    let before = settings();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, "day.csv", &export(&[Fill::new(1), Fill::new(2)]));
+    let summary = execution_dedup::import_file(&db, &path, ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(summary.inserted, 2);
+    assert_eq!(settings(), before);
+}

@@ -211,20 +211,10 @@ impl Checker for Executions {
                 None
             }
         };
-        let price = Decimal::parse(cell(PRICE), separator);
-        match &price {
-            None => fail(
-                out,
-                PRICE,
-                Rule::Number,
-                format!("\"{}\" is not a price{}.", cell(PRICE), separator_hint(separator)),
-            ),
-            Some(price) => {
-                if let Some((rule, message)) = unstorable(price, "price") {
-                    fail(out, PRICE, rule, message);
-                }
-            }
-        }
+        let price = amount(Decimal::parse(cell(PRICE), separator), "price", || {
+            format!("\"{}\" is not a price{}.", cell(PRICE), separator_hint(separator))
+        });
+        let price = price.map_err(|(rule, message)| fail(out, PRICE, rule, message)).ok();
         let time = parse_time(cell(TIME), self.locale);
         match time {
             Some((_, excel)) => self.excel_times |= excel,
@@ -261,34 +251,14 @@ impl Checker for Executions {
                 format!("\"{position}\" is not a position like \"3 L\", \"1 S\" or \"-\"."),
             );
         }
-        let commission = parse_money(cell(COMMISSION), separator);
-        match &commission {
-            None => fail(
-                out,
-                COMMISSION,
-                Rule::Number,
-                format!("\"{}\" is not an amount like {}.", cell(COMMISSION), money_example(self.locale)),
-            ),
-            Some(commission) => {
-                if let Some((rule, message)) = unstorable(commission, "commission") {
-                    fail(out, COMMISSION, rule, message);
-                }
-            }
-        }
-        let rate = Decimal::parse(cell(RATE), separator);
-        match &rate {
-            None => fail(
-                out,
-                RATE,
-                Rule::Number,
-                format!("\"{}\" is not a conversion rate{}.", cell(RATE), separator_hint(separator)),
-            ),
-            Some(rate) => {
-                if let Some((rule, message)) = unstorable(rate, "conversion rate") {
-                    fail(out, RATE, rule, message);
-                }
-            }
-        }
+        let commission = amount(parse_money(cell(COMMISSION), separator), "commission", || {
+            format!("\"{}\" is not an amount like {}.", cell(COMMISSION), money_example(self.locale))
+        });
+        let commission = commission.map_err(|(rule, message)| fail(out, COMMISSION, rule, message)).ok();
+        let rate = amount(Decimal::parse(cell(RATE), separator), "conversion rate", || {
+            format!("\"{}\" is not a conversion rate{}.", cell(RATE), separator_hint(separator))
+        });
+        let rate = rate.map_err(|(rule, message)| fail(out, RATE, rule, message)).ok();
         let account = cell(ACCOUNT);
         if account.is_empty() {
             fail(out, ACCOUNT, Rule::EmptyCell, "The account is empty.".into());
@@ -371,11 +341,13 @@ impl Checker for Executions {
     }
 }
 
-/// Why an amount cannot be stored exactly in the trades table (10^-8 integers), if it cannot.
-fn unstorable(amount: &Decimal, what: &str) -> Option<(Rule, String)> {
+/// A parsed amount that the trades table can hold exactly (10^-8 integers), or the rule it
+/// breaks and the message: `unparsable` words a cell that is not a number at all.
+fn amount(parsed: Option<Decimal>, what: &str, unparsable: impl FnOnce() -> String) -> Result<Decimal, (Rule, String)> {
+    let amount = parsed.ok_or_else(|| (Rule::Number, unparsable()))?;
     match amount.e8() {
-        Ok(_) => None,
-        Err(ScaleError::TooPrecise) => Some((
+        Ok(_) => Ok(amount),
+        Err(ScaleError::TooPrecise) => Err((
             Rule::Precision,
             format!(
                 "The {what} {} has more than {} decimal places; amounts are stored exactly to {} places. Round it in the file.",
@@ -385,7 +357,7 @@ fn unstorable(amount: &Decimal, what: &str) -> Option<(Rule, String)> {
             ),
         )),
         Err(ScaleError::TooLarge) => {
-            Some((Rule::Range, format!("The {what} {} is too large to store (at most 92 billion).", amount.as_str())))
+            Err((Rule::Range, format!("The {what} {} is too large to store (at most 92 billion).", amount.as_str())))
         }
     }
 }
