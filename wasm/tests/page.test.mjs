@@ -3,31 +3,10 @@
 // and the expected findings. Run by `cargo xtask test` after `cargo xtask wasm`, with
 // playwright-core (no browser download: Debian's /usr/bin/chromium) from INTAKE_WASM_TOOLS.
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { extname, join, normalize, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { launchChromium, root, serve } from "./support.mjs";
 
-const tools = process.env.INTAKE_WASM_TOOLS;
-assert.ok(tools, "INTAKE_WASM_TOOLS names the folder holding node_modules/playwright-core");
-const { chromium } = createRequire(join(resolve(tools), "package.json"))("playwright-core");
-
-const root = fileURLToPath(new URL("..", import.meta.url)); // wasm/: www/ and pkg/
-const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
-const server = createServer(async (request, response) => {
-  const path = normalize(join(root, decodeURIComponent(new URL(request.url, "http://x").pathname)));
-  try {
-    if (!path.startsWith(root)) throw new Error("outside");
-    const body = await readFile(path);
-    response.writeHead(200, { "content-type": types[extname(path)] ?? "application/octet-stream" });
-    response.end(body);
-  } catch {
-    response.writeHead(404).end();
-  }
-});
-await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-const url = `http://127.0.0.1:${server.address().port}/www/index.html`;
+const { server, base } = await serve({ "/": root });
+const url = `${base}/www/index.html`;
 
 // A week for three stores, with a negative quantity on line 9 and an unknown store on line 17.
 const stores = ["S001", "S002", "S003"];
@@ -44,10 +23,7 @@ for (let day = 1; day <= 7; day++) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   const problems = [];

@@ -10,6 +10,9 @@ use std::process::Command;
 
 use crate::shell::{self, step};
 
+mod payloads;
+mod validate;
+
 const USAGE: &str = "\
 cargo xtask bench dedup [OPTIONS]
 
@@ -31,6 +34,7 @@ Environment:
 pub fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("dedup") => dedup(&args[1..]),
+        Some("validate") => validate::run(&args[1..]),
         Some("--help" | "-h" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -9,8 +9,10 @@ use crate::shell::{self, step};
 
 /// binaryen from npm: Debian's older wasm-opt emits modules that crash with current rustc.
 const BINARYEN_VERSION: &str = "132";
-/// Drives Debian's Chromium in the page test.
+/// Drives Debian's Chromium in the page test and the browser bench.
 const PLAYWRIGHT_VERSION: &str = "1.64.1";
+/// The JavaScript CSV parser the browser bench compares against.
+const PAPAPARSE_VERSION: &str = "5.5.3";
 const TARGET: &str = "wasm32-unknown-unknown";
 /// The package's gzipped size budget (wasm + JS glue), from the validator issue.
 const GZIP_BUDGET_BYTES: u64 = 60 * 1024;
@@ -63,7 +65,7 @@ impl std::fmt::Display for Sizes {
 /// Release build, wasm-bindgen (web target), wasm-opt -Oz, package.json: `wasm/pkg/`.
 pub fn build_package() -> Result<Sizes, String> {
     let wasm_bindgen = ensure_wasm_bindgen()?;
-    let wasm_opt = ensure_wasm_opt()?;
+    let wasm_opt = ensure_npm_tools()?.join("node_modules/.bin/wasm-opt");
     step("wasm32 target", Command::new("rustup").args(["target", "add", TARGET]))?;
     step(
         "build upload-validator-wasm (wasm-release profile)",
@@ -164,30 +166,32 @@ pub fn npm_tools() -> PathBuf {
     shell::root().join("target/wasm-tools")
 }
 
-/// binaryen's `wasm-opt` and playwright-core (which drives Debian's Chromium; it never
-/// downloads a browser), from npm, under target/wasm-tools.
-fn ensure_wasm_opt() -> Result<PathBuf, String> {
+/// The npm tools, under [`npm_tools`]: binaryen's `wasm-opt`, playwright-core (which drives
+/// Debian's Chromium; it never downloads a browser) and PapaParse (the browser bench's peer),
+/// each at a pinned version, installed when missing or different.
+pub fn ensure_npm_tools() -> Result<PathBuf, String> {
     let prefix = npm_tools();
-    let tool = prefix.join("node_modules/.bin/wasm-opt");
-    let installed =
-        Command::new(&tool).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    let playwright = prefix.join("node_modules/playwright-core/package.json").is_file();
-    if !playwright || !installed.is_some_and(|v| v.contains(&format!("version {BINARYEN_VERSION}"))) {
-        std::fs::create_dir_all(&prefix).map_err(|e| format!("create {}: {e}", prefix.display()))?;
-        std::fs::write(prefix.join("package.json"), "{\"private\": true}\n")
-            .map_err(|e| format!("write package.json: {e}"))?;
-        step(
-            &format!(
-                "install binaryen@{BINARYEN_VERSION} (wasm-opt) and playwright-core@{PLAYWRIGHT_VERSION} from npm"
-            ),
-            Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--prefix"])
-                .arg(&prefix)
-                .arg(format!("binaryen@{BINARYEN_VERSION}"))
-                .arg(format!("playwright-core@{PLAYWRIGHT_VERSION}")),
-        )?;
+    let packages =
+        [("binaryen", BINARYEN_VERSION), ("playwright-core", PLAYWRIGHT_VERSION), ("papaparse", PAPAPARSE_VERSION)];
+    let installed = |name: &str, version: &str| {
+        let manifest = prefix.join("node_modules").join(name).join("package.json");
+        std::fs::read_to_string(manifest).is_ok_and(|text| {
+            text.contains(&format!("\"version\": \"{version}\""))
+                || text.contains(&format!("\"version\": \"{version}.0.0\""))
+        })
+    };
+    if packages.iter().all(|(name, version)| installed(name, version)) {
+        return Ok(prefix);
     }
-    Ok(tool)
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("create {}: {e}", prefix.display()))?;
+    std::fs::write(prefix.join("package.json"), "{\"private\": true}\n")
+        .map_err(|e| format!("write package.json: {e}"))?;
+    let specs: Vec<String> = packages.iter().map(|(name, version)| format!("{name}@{version}")).collect();
+    step(
+        &format!("install {} from npm", specs.join(", ")),
+        Command::new("npm").args(["install", "--no-audit", "--no-fund", "--prefix"]).arg(&prefix).args(&specs),
+    )?;
+    Ok(prefix)
 }
 
 /// Debian's Chromium and its matching ChromeDriver, for the browser tests.

@@ -1,38 +1,96 @@
-//! Validates one file natively and prints the report's summary and the throughput:
-//! `cargo run --release -p upload-validator --example validate_file -- KIND FILE [--records]`.
+//! Validates one file natively and prints the throughput and the memory it took:
+//! `cargo run --release -p upload-validator --example validate_file -- KIND FILE [OPTIONS]`.
+//!
+//! Options: `--context FILE` (the context as JSON), `--records` (also build the typed
+//! records an importer gets), `--runs N` (best of N), `--json` (one line for `cargo xtask
+//! bench validate`). Memory is the growth of the process's peak resident set (Linux
+//! `VmHWM`) from just before the first byte is pushed, so the context is not counted.
 
 use std::io::Read as _;
+use std::time::Instant;
+
+use upload_validator::{Context, PayloadKind, Validator};
+
+const USAGE: &str = "usage: validate_file KIND FILE [--context FILE] [--records] [--runs N] [--json]";
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let [_, kind, path, rest @ ..] = args.as_slice() else {
-        eprintln!("usage: validate_file KIND FILE [--records]");
-        std::process::exit(2);
-    };
-    let kind = upload_validator::PayloadKind::from_name(kind).expect("a known payload kind");
-    let mut validator = upload_validator::Validator::new(kind, upload_validator::Context::default()).expect("context");
-    let records = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    if rest.iter().any(|a| a == "--records") {
-        let count = records.clone();
-        validator = validator.on_record(move |_| count.set(count.get() + 1));
-    }
-    let mut file = std::fs::File::open(path).expect("readable file");
-    let mut buffer = vec![0; 256 * 1024];
-    let started = std::time::Instant::now();
-    loop {
-        let n = file.read(&mut buffer).expect("read");
-        if n == 0 {
-            break;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [kind, path, rest @ ..] = args.as_slice() else { fail(USAGE) };
+    let kind = PayloadKind::from_name(kind).unwrap_or_else(|| fail(&format!("unknown kind {kind}\n{USAGE}")));
+    let (mut context, mut records, mut runs, mut json) = (Context::default(), false, 1, false);
+    let mut rest = rest.iter();
+    while let Some(flag) = rest.next() {
+        match flag.as_str() {
+            "--context" => {
+                let file = rest.next().unwrap_or_else(|| fail(USAGE));
+                let text = std::fs::read_to_string(file).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
+                context = Context::from_json(&text).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
+            }
+            "--records" => records = true,
+            "--runs" => runs = rest.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| fail(USAGE)),
+            "--json" => json = true,
+            other => fail(&format!("unknown option {other}\n{USAGE}")),
         }
-        validator.push(&buffer[..n]);
     }
-    let report = validator.finish();
-    let seconds = started.elapsed().as_secs_f64();
-    println!(
-        "{} records, {} errors, {} typed records, {:.1} MB/s ({seconds:.2} s)",
-        report.records,
-        report.errors,
-        records.get(),
-        report.bytes as f64 / seconds / 1e6
-    );
+    let mut best = f64::INFINITY;
+    let mut growth_kb = 0;
+    let mut last = None;
+    for _ in 0..runs.max(1) {
+        let mut validator = Validator::new(kind, context.clone()).unwrap_or_else(|e| fail(&e.to_string()));
+        let typed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        if records {
+            let count = typed.clone();
+            validator = validator.on_record(move |_| count.set(count.get() + 1));
+        }
+        let mut file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+        let mut buffer = vec![0; 1 << 20];
+        let before = peak_rss_kb();
+        let started = Instant::now();
+        loop {
+            let n = file.read(&mut buffer).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
+            if n == 0 {
+                break;
+            }
+            validator.push(&buffer[..n]);
+        }
+        let report = validator.finish();
+        best = best.min(started.elapsed().as_secs_f64());
+        growth_kb = growth_kb.max(peak_rss_kb().saturating_sub(before));
+        last = Some((report, typed.get()));
+    }
+    let (report, typed) = last.expect("at least one run");
+    let mb_per_s = report.bytes as f64 / best / 1e6;
+    if json {
+        println!(
+            "{{\"kind\":\"{}\",\"bytes\":{},\"records\":{},\"errors\":{},\"typed_records\":{typed},\"seconds\":{best:.4},\"mb_per_s\":{mb_per_s:.1},\"peak_growth_mb\":{:.1}}}",
+            report.kind,
+            report.bytes,
+            report.records,
+            report.errors,
+            growth_kb as f64 / 1024.0
+        );
+    } else {
+        println!(
+            "{}: {} records, {} errors, {typed} typed records, {mb_per_s:.1} MB/s ({best:.2} s), peak memory +{:.1} MB",
+            report.kind,
+            report.records,
+            report.errors,
+            growth_kb as f64 / 1024.0
+        );
+    }
+}
+
+/// The process's peak resident set in KiB (0 where `/proc` is not available).
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2);
 }

@@ -16,6 +16,8 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One parsed record, borrowed from the engine.
 pub struct RecordRef<'a> {
     output: &'a [u8],
+    /// `output` as text, when every cell is UTF-8 (checked once per record).
+    text: Option<&'a str>,
     ends: &'a [usize],
     raw: &'a [u8],
     delimiter: u8,
@@ -43,8 +45,32 @@ impl<'a> RecordRef<'a> {
 
     /// The cell at 0-based `index`, unquoted, as raw bytes.
     pub fn field(&self, index: usize) -> &'a [u8] {
+        &self.output[self.span(index)]
+    }
+
+    /// The cell at 0-based `index` as text, or `None` when it is not UTF-8.
+    pub fn text(&self, index: usize) -> Option<&'a str> {
+        match self.text {
+            Some(text) => text.get(self.span(index)),
+            None => std::str::from_utf8(self.field(index)).ok(),
+        }
+    }
+
+    /// The first cell that is not UTF-8: its index and how many of its bytes are valid.
+    pub fn first_invalid_utf8(&self) -> Option<(usize, usize)> {
+        // Every cell is UTF-8 exactly when the record's cells together are and each cell
+        // starts on a character boundary: one check instead of one per cell.
+        if let Some(text) = self.text
+            && self.ends.iter().all(|&end| text.is_char_boundary(end))
+        {
+            return None;
+        }
+        (0..self.len()).find_map(|i| std::str::from_utf8(self.field(i)).err().map(|e| (i, e.valid_up_to())))
+    }
+
+    fn span(&self, index: usize) -> std::ops::Range<usize> {
         let start = if index == 0 { 0 } else { self.ends[index - 1] };
-        &self.output[start..self.ends[index]]
+        start..self.ends[index]
     }
 
     /// Byte offset in the file of the cell at 0-based `index` (or of the record's end when the
@@ -191,24 +217,30 @@ impl CsvStream {
         }
     }
 
-    fn feed(&mut self, mut input: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
-        let at_end = input.is_empty();
+    /// Parses `chunk` (empty: the end of the input). A record that lies inside the chunk is
+    /// read in place; only one that spans chunks is carried over in `raw`.
+    fn feed(&mut self, chunk: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        let at_end = chunk.is_empty();
+        let mut at = 0;
+        // Where the record in progress starts in `chunk` (its earlier bytes are in `raw`).
+        let mut record_start = 0;
         loop {
             let reader = self.reader.as_mut().expect("started before feeding");
             let (result, read, written, ended) =
-                reader.read_record(input, &mut self.output[self.output_len..], &mut self.ends[self.ends_len..]);
-            self.raw.extend_from_slice(&input[..read]);
-            input = &input[read..];
+                reader.read_record(&chunk[at..], &mut self.output[self.output_len..], &mut self.ends[self.ends_len..]);
+            at += read;
             self.output_len += written;
             self.ends_len += ended;
             match result {
                 ReadRecordResult::InputEmpty => {
-                    if input.is_empty() && !at_end {
+                    if !at_end {
+                        self.raw.extend_from_slice(&chunk[record_start..]);
                         return;
                     }
                 }
                 ReadRecordResult::OutputFull => {
                     if self.output.len() >= MAX_RECORD_BYTES {
+                        self.raw.extend_from_slice(&chunk[record_start..at]);
                         let lead = leading_blank_lines(&self.raw);
                         self.stopped = Some(Event::RecordTooLong {
                             line: self.raw_line + count_newlines(&self.raw[..lead]),
@@ -224,8 +256,17 @@ impl CsvStream {
                     self.ends.resize(doubled, 0);
                 }
                 ReadRecordResult::Record => {
-                    self.emit(on_record);
-                    if input.is_empty() && !at_end {
+                    if self.raw.is_empty() {
+                        self.emit(&chunk[record_start..at], on_record);
+                    } else {
+                        let mut raw = std::mem::take(&mut self.raw);
+                        raw.extend_from_slice(&chunk[record_start..at]);
+                        self.emit(&raw, on_record);
+                        raw.clear();
+                        self.raw = raw;
+                    }
+                    record_start = at;
+                    if at == chunk.len() && !at_end {
                         return;
                     }
                 }
@@ -234,14 +275,18 @@ impl CsvStream {
         }
     }
 
-    fn emit(&mut self, on_record: &mut dyn FnMut(RecordRef<'_>)) {
-        let lead = leading_blank_lines(&self.raw);
+    /// Hands the completed record (`raw`: its bytes as read, leading blank lines included) to
+    /// `on_record`, then moves the position past it.
+    fn emit(&mut self, raw: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
+        let lead = leading_blank_lines(raw);
+        let output = &self.output[..self.output_len];
         let record = RecordRef {
-            output: &self.output[..self.output_len],
+            output,
+            text: std::str::from_utf8(output).ok(),
             ends: &self.ends[..self.ends_len],
-            raw: &self.raw[lead..],
+            raw: &raw[lead..],
             delimiter: self.delimiter,
-            line: self.raw_line + count_newlines(&self.raw[..lead]),
+            line: self.raw_line + count_newlines(&raw[..lead]),
             byte_offset: self.raw_offset + lead as u64,
         };
         // A blank line is not a record.
@@ -250,9 +295,8 @@ impl CsvStream {
         if !blank {
             on_record(record);
         }
-        self.raw_line += count_newlines(&self.raw);
-        self.raw_offset += self.raw.len() as u64;
-        self.raw.clear();
+        self.raw_line += count_newlines(raw);
+        self.raw_offset += raw.len() as u64;
         self.output_len = 0;
         self.ends_len = 0;
     }

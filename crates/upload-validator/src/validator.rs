@@ -259,7 +259,7 @@ impl State {
             return;
         }
         // Every cell must be UTF-8; report the first bad one on the line and skip the row.
-        if let Some((column, valid_up_to)) = first_invalid_utf8(record) {
+        if let Some((column, valid_up_to)) = record.first_invalid_utf8() {
             let bytes = record.field(column);
             let hint = if looks_like_windows_1252(bytes) {
                 " It looks like Windows-1252 (the Excel default on Windows): save it again as \"CSV UTF-8\"."
@@ -286,9 +286,8 @@ impl State {
             return;
         }
         if self.header.is_none() {
-            let names: Vec<String> = (0..record.len())
-                .map(|i| std::str::from_utf8(record.field(i)).unwrap_or_default().trim().to_owned())
-                .collect();
+            let names: Vec<String> =
+                (0..record.len()).map(|i| record.text(i).unwrap_or_default().trim().to_owned()).collect();
             let mut out = Out { findings: &mut self.findings, header: &names, records: None };
             let accepted = self.checker.recognise(record, &mut out) && {
                 self.layout = kinds::resolve(record, self.checker.columns(), &mut out);
@@ -311,10 +310,6 @@ impl State {
             self.checker.record(record, layout, number, &mut out);
         }
     }
-}
-
-fn first_invalid_utf8(record: &RecordRef<'_>) -> Option<(usize, usize)> {
-    (0..record.len()).find_map(|i| std::str::from_utf8(record.field(i)).err().map(|e| (i, e.valid_up_to())))
 }
 
 /// Bytes 0x80–0xFF that do not form UTF-8 but are common Windows-1252 letters and signs.

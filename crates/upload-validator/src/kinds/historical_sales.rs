@@ -1,10 +1,9 @@
 //! Historical sales: `date,category,store_id,quantity_sold,revenue`, categories by display name.
 
-use std::collections::{HashMap, HashSet};
-
 use chrono::NaiveDate;
+use foldhash::{HashMap, HashSet};
 
-use super::{Checker, Column, Layout, text};
+use super::{Checker, Column, KnownIds, Layout, text};
 use crate::engine::RecordRef;
 use crate::fields::{Decimal, iso_date, non_negative_integer};
 use crate::report::Rule;
@@ -38,7 +37,7 @@ pub struct HistoricalSale {
 
 pub struct HistoricalSales {
     categories: HashMap<String, (u32, String)>,
-    stores: HashMap<String, u32>,
+    stores: KnownIds,
     /// Packed (day, category, store) keys: 8 bytes per distinct valid row.
     seen: HashSet<u64>,
 }
@@ -58,8 +57,8 @@ impl HistoricalSales {
                 .enumerate()
                 .map(|(i, (name, id))| (name, (i as u32, id)))
                 .collect(),
-            stores: context.store_ids.into_iter().enumerate().map(|(i, id)| (id, i as u32)).collect(),
-            seen: HashSet::new(),
+            stores: KnownIds::new(context.store_ids),
+            seen: HashSet::default(),
         })
     }
 }
@@ -95,7 +94,7 @@ impl Checker for HistoricalSales {
                 format!("\"{}\" is not a known category.", cell(1))
             });
         }
-        let store = self.stores.get(cell(2)).copied();
+        let store = self.stores.find(cell(2));
         if store.is_none() {
             out.cell(Rule::UnknownId, record, number, layout.at(2), || {
                 format!("\"{}\" is not a known store id.", cell(2))

@@ -134,5 +134,46 @@ pub fn check_width(layout: &Layout, record: &RecordRef<'_>, number: u64, out: &m
 
 /// The cell at `position` as text (cells were checked to be UTF-8 before any checker runs).
 pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
-    std::str::from_utf8(record.field(position)).unwrap_or_default().trim()
+    record.text(position).unwrap_or_default().trim()
+}
+
+/// Known ids from the context (stores, categories), each with a dense index in sorted order.
+///
+/// Uploads usually list their rows sorted (by day, then store), so a lookup first tries the id
+/// after the one found last, a comparison with memory that is already close, before hashing
+/// into a table that may be far larger than the CPU's caches.
+pub struct KnownIds {
+    index: foldhash::HashMap<String, u32>,
+    sorted: Vec<String>,
+    last: usize,
+}
+
+impl KnownIds {
+    /// The distinct ids of `ids`.
+    pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
+        let mut sorted: Vec<String> = ids.into_iter().collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let index = sorted.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+        KnownIds { index, sorted, last: usize::MAX }
+    }
+
+    /// How many distinct ids.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// The index of `id`, if known.
+    pub fn find(&mut self, id: &str) -> Option<u32> {
+        let next = self.last.wrapping_add(1);
+        if self.sorted.get(next).is_some_and(|candidate| candidate == id) {
+            self.last = next;
+            return Some(next as u32);
+        }
+        let found = self.index.get(id).copied();
+        if let Some(found) = found {
+            self.last = found as usize;
+        }
+        found
+    }
 }

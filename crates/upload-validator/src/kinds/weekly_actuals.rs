@@ -1,10 +1,8 @@
 //! Weekly actuals: daily rows `date,store_id,quantity_sold` for one workflow week.
 
-use std::collections::HashMap;
-
 use chrono::{Days, NaiveDate};
 
-use super::{Checker, Column, Layout, text};
+use super::{Checker, Column, KnownIds, Layout, text};
 use crate::engine::RecordRef;
 use crate::fields::{iso_date, non_negative_integer};
 use crate::report::Rule;
@@ -33,9 +31,13 @@ pub struct DailyActual {
 pub struct WeeklyActuals {
     week_start: NaiveDate,
     week_end: NaiveDate,
-    stores: HashMap<String, u32>,
-    /// (day of week, store index) → line of the first row, bounded by 7 × known stores.
-    seen: HashMap<(u8, u32), u64>,
+    /// The week's seven days as `YYYY-MM-DD`: a cell equal to one of them is a valid date in
+    /// the week without parsing it.
+    days: [[u8; 10]; 7],
+    stores: KnownIds,
+    /// Line of the first row for each (day, store), at `day × stores + store`; 0 for none.
+    /// Sized by the context (7 × known stores), never by the file.
+    first_lines: Vec<u64>,
     days_present: [bool; 7],
 }
 
@@ -50,11 +52,17 @@ impl WeeklyActuals {
         if context.store_ids.is_empty() {
             return Err(Error::MissingContext { kind: "weekly_actuals", field: "store_ids" });
         }
+        let mut days = [[0; 10]; 7];
+        for (day, text) in days.iter_mut().zip(week_start.iter_days()) {
+            day.copy_from_slice(text.format("%Y-%m-%d").to_string().as_bytes());
+        }
+        let stores = KnownIds::new(context.store_ids);
         Ok(WeeklyActuals {
             week_start,
             week_end: week_start + Days::new(6),
-            stores: context.store_ids.into_iter().enumerate().map(|(i, id)| (id, i as u32)).collect(),
-            seen: HashMap::new(),
+            days,
+            first_lines: vec![0; 7 * stores.len()],
+            stores,
             days_present: [false; 7],
         })
     }
@@ -68,7 +76,9 @@ impl Checker for WeeklyActuals {
     fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let (date_at, store_at, quantity_at) = (layout.at(0), layout.at(1), layout.at(2));
         let date_text = text(record, date_at);
-        let date = match iso_date(date_text) {
+        let day =
+            <&[u8; 10]>::try_from(date_text.as_bytes()).ok().and_then(|d| self.days.iter().position(|day| day == d));
+        let date = match day.map(|day| self.week_start + Days::new(day as u64)).or_else(|| iso_date(date_text)) {
             None => {
                 out.cell(Rule::Date, record, number, date_at, || {
                     format!("\"{date_text}\" is not a date in the form YYYY-MM-DD (for example 2025-03-01).")
@@ -87,7 +97,7 @@ impl Checker for WeeklyActuals {
         let store = if store_text.is_empty() {
             out.cell(Rule::EmptyCell, record, number, store_at, || "The store id is empty.".into());
             None
-        } else if let Some(&index) = self.stores.get(store_text) {
+        } else if let Some(index) = self.stores.find(store_text) {
             Some(index)
         } else {
             out.cell(Rule::UnknownId, record, number, store_at, || {
@@ -103,14 +113,18 @@ impl Checker for WeeklyActuals {
             });
         }
         if let (Some(date), Some(store)) = (date, store) {
-            let day = (date - self.week_start).num_days() as u8;
-            self.days_present[usize::from(day)] = true;
-            if let Some(first) = self.seen.insert((day, store), record.line) {
-                self.seen.insert((day, store), first);
+            let day = (date - self.week_start).num_days() as usize;
+            self.days_present[day] = true;
+            let first_line = &mut self.first_lines[day * self.stores.len() + store as usize];
+            if *first_line != 0 {
+                let first = *first_line;
                 out.cell(Rule::DuplicateKey, record, number, store_at, || {
                     format!("Store {store_text} already has a row for {date} on line {first}; keep one row per store and day.")
                 });
-            } else if let Some(quantity) = quantity {
+                return;
+            }
+            *first_line = record.line;
+            if let Some(quantity) = quantity {
                 out.record(|| {
                     Record::DailyActual(DailyActual {
                         date,
