@@ -7,10 +7,14 @@
 //! - `cargo xtask wasm` builds the validator's browser package in `wasm/pkg/`.
 //! - `cargo xtask bench dedup` measures the execution import against the seed's original
 //!   designs and the databases' bulk loaders, as ratios within one run.
+//! - `cargo xtask bench validate` measures the upload validator natively and in Chromium
+//!   beside PapaParse.
+//! - `cargo xtask fuzz` fuzzes the upload validator (cargo-fuzz, nightly).
 //!
 //! It keeps to `std` so it builds in seconds; each subcommand is a module.
 
 mod bench;
+mod fuzz;
 mod migrate;
 mod shell;
 mod test;
@@ -31,6 +35,10 @@ Commands:
                    print its size; installs wasm-bindgen-cli and binaryen when missing
   bench dedup      the execution import against the Python peers and the bulk loaders,
                    1 M rows, fresh and re-import (see `cargo xtask bench --help`)
+  bench validate   the upload validator: native MB/s per payload kind, memory on 1 GB, and
+                   in headless Chromium the WebAssembly package beside PapaParse
+  fuzz [--seconds N]
+                   cargo-fuzz over every payload kind (installs nightly and cargo-fuzz)
   help             this message
 ";
 
@@ -43,6 +51,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("wasm") => wasm::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

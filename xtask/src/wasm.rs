@@ -155,7 +155,7 @@ pub fn test_runner() -> PathBuf {
     cargo_home().join("bin/wasm-bindgen-test-runner")
 }
 
-fn cargo_home() -> PathBuf {
+pub fn cargo_home() -> PathBuf {
     std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))

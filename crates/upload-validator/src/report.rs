@@ -151,14 +151,132 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report as JSON: the exact bytes compared natively, under Node and in the browser.
+    /// The report as JSON (two-space indented, fields in declaration order, as
+    /// `serde_json::to_string_pretty` writes it): the exact bytes compared natively, under Node
+    /// and in the browser. Written by hand so the browser package carries no JSON serializer.
     pub fn to_json(&self) -> String {
-        match serde_json::to_string_pretty(self) {
-            Ok(json) => json,
-            // (Not `expect`: formatting the error would pull its Debug into the browser package.)
-            Err(_) => unreachable!("a report has only strings, numbers and maps with string keys"),
+        let mut out = String::with_capacity(512 + self.findings.len() * 256);
+        out.push_str("{\n");
+        member(&mut out, 1, "kind", |out| string(out, self.kind));
+        member(&mut out, 1, "verdict", |out| {
+            string(out, if self.verdict == Verdict::ReadyToUpload { "ready_to_upload" } else { "fix_first" })
+        });
+        for (key, value) in
+            [("bytes", self.bytes), ("records", self.records), ("errors", self.errors), ("warnings", self.warnings)]
+        {
+            member(&mut out, 1, key, |out| out.push_str(&value.to_string()));
+        }
+        member(&mut out, 1, "detected", |out| map(out, self.detected.iter(), |out, value| string(out, value)));
+        member(&mut out, 1, "findings", |out| {
+            if self.findings.is_empty() {
+                out.push_str("[]");
+                return;
+            }
+            out.push('[');
+            for (i, finding) in self.findings.iter().enumerate() {
+                out.push_str(if i == 0 { "\n" } else { ",\n" });
+                indent(out, 2);
+                finding.write_json(out);
+            }
+            out.push('\n');
+            indent(out, 1);
+            out.push(']');
+        });
+        member(&mut out, 1, "omitted", |out| map(out, self.omitted.iter(), |out, n| out.push_str(&n.to_string())));
+        // (No comma after the last member.)
+        out.truncate(out.len() - 2);
+        out.push_str("\n}");
+        out
+    }
+}
+
+impl Finding {
+    fn write_json(&self, out: &mut String) {
+        out.push_str("{\n");
+        member(out, 3, "rule", |out| string(out, self.rule.code()));
+        member(out, 3, "severity", |out| string(out, if self.severity == Severity::Error { "error" } else { "warning" }));
+        member(out, 3, "line", |out| out.push_str(&self.line.to_string()));
+        member(out, 3, "record", |out| out.push_str(&self.record.to_string()));
+        member(out, 3, "column", |out| match self.column {
+            Some(column) => out.push_str(&column.to_string()),
+            None => out.push_str("null"),
+        });
+        member(out, 3, "column_name", |out| match &self.column_name {
+            Some(name) => string(out, name),
+            None => out.push_str("null"),
+        });
+        member(out, 3, "byte_offset", |out| out.push_str(&self.byte_offset.to_string()));
+        member(out, 3, "message", |out| string(out, &self.message));
+        out.truncate(out.len() - 2);
+        out.push('\n');
+        indent(out, 2);
+        out.push('}');
+    }
+}
+
+/// `"key": value,\n` at `depth`.
+fn member(out: &mut String, depth: usize, key: &str, value: impl FnOnce(&mut String)) {
+    indent(out, depth);
+    string(out, key);
+    out.push_str(": ");
+    value(out);
+    out.push_str(",\n");
+}
+
+/// A string-keyed map as an object one level deeper than its key.
+fn map<'a, K: AsRef<str> + 'a, V: 'a>(
+    out: &mut String,
+    entries: impl ExactSizeIterator<Item = (&'a K, &'a V)>,
+    value: impl Fn(&mut String, &V),
+) {
+    if entries.len() == 0 {
+        out.push_str("{}");
+        return;
+    }
+    out.push_str("{\n");
+    for (i, (key, item)) in entries.enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        indent(out, 2);
+        string(out, key.as_ref());
+        out.push_str(": ");
+        value(out, item);
+    }
+    out.push('\n');
+    indent(out, 1);
+    out.push('}');
+}
+
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+/// A JSON string, escaped as serde_json escapes it: quote, backslash and control characters
+/// (the short forms where JSON has them); everything else as is.
+fn string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if c < ' ' => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(c as u8 >> 4)] as char);
+                out.push(HEX[usize::from(c as u8 & 0xf)] as char);
+            }
+            c => out.push(c),
         }
     }
+    out.push('"');
 }
 
 /// Collects findings up to a cap, counting the rest per rule.
@@ -228,5 +346,48 @@ impl Findings {
             findings: self.kept,
             omitted: self.omitted,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(message: &str, column: Option<u32>, column_name: Option<&str>) -> Finding {
+        Finding {
+            rule: Rule::Date,
+            severity: Severity::Warning,
+            line: 3,
+            record: 2,
+            column,
+            column_name: column_name.map(String::from),
+            byte_offset: 41,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn the_json_is_exactly_what_serde_json_writes() {
+        let tricky = "quote \" backslash \\ tab \t newline \n \r \u{8}\u{c}\u{1}\u{1f}\u{7f} é 🙂 </script>";
+        let mut report = Report {
+            kind: "weekly_actuals",
+            verdict: Verdict::FixFirst,
+            bytes: u64::MAX,
+            records: 0,
+            errors: 1,
+            warnings: 2,
+            detected: BTreeMap::new(),
+            findings: Vec::new(),
+            omitted: BTreeMap::new(),
+        };
+        let serde = |report: &Report| serde_json::to_string_pretty(report).unwrap();
+        assert_eq!(report.to_json(), serde(&report), "empty maps and list");
+        report.verdict = Verdict::ReadyToUpload;
+        report.detected.insert("delimiter", tricky.into());
+        report.detected.insert("byte_order_mark", "true".into());
+        report.findings = vec![finding(tricky, Some(1), Some(tricky)), finding("", None, None)];
+        report.omitted.insert("date", 7);
+        report.omitted.insert("range", 0);
+        assert_eq!(report.to_json(), serde(&report));
     }
 }

@@ -177,3 +177,38 @@ impl KnownIds {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_ids_are_found_in_any_order_and_repeats_share_an_index() {
+        let mut ids = KnownIds::new(["S003", "S001", "S002", "S001"].map(String::from));
+        assert_eq!(ids.len(), 3);
+        // Sorted order (the sequential guess), then out of order, then unknown.
+        let found: Vec<_> = ["S001", "S002", "S003", "S002", "S001", "S003", "S009", ""]
+            .into_iter()
+            .map(|id| ids.find(id))
+            .collect();
+        assert_eq!(found, [Some(0), Some(1), Some(2), Some(1), Some(0), Some(2), None, None]);
+    }
+
+    #[test]
+    fn a_context_with_repeated_store_ids_validates_every_day() {
+        let context = Context {
+            week_start: Some("9999-12-25".into()),
+            store_ids: vec!["S1".into(), "S1".into(), "S2".into()],
+            ..Context::default()
+        };
+        let mut validator = crate::Validator::new(PayloadKind::WeeklyActuals, context).unwrap();
+        let mut file = String::from("date,store_id,quantity_sold\n");
+        for day in 25..=31 {
+            file.push_str(&format!("9999-12-{day},S1,1\n9999-12-{day},S2,2\n9999-12-{day},S2,3\n"));
+        }
+        validator.push(file.as_bytes());
+        let report = validator.finish();
+        assert_eq!(report.errors, 7, "one repeated row a day: {}", report.to_json());
+        assert!(report.findings.iter().all(|f| f.rule == crate::Rule::DuplicateKey));
+    }
+}

@@ -54,7 +54,10 @@ impl WeeklyActuals {
         }
         let mut days = [[0; 10]; 7];
         for (day, text) in days.iter_mut().zip(week_start.iter_days()) {
-            day.copy_from_slice(text.format("%Y-%m-%d").to_string().as_bytes());
+            // (A day past year 9999 prints longer and stays unmatched: it is parsed instead.)
+            if let Ok(text) = <[u8; 10]>::try_from(text.to_string().as_bytes()) {
+                *day = text;
+            }
         }
         let stores = KnownIds::new(context.store_ids);
         Ok(WeeklyActuals {

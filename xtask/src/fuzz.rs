@@ -1,0 +1,136 @@
+//! `cargo xtask fuzz`: the upload validator's cargo-fuzz target (libFuzzer, AddressSanitizer)
+//! over every payload kind, seeded with the golden files. Installs what it needs: the nightly
+//! toolchain (minimal profile) and cargo-fuzz at a pinned version.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::shell::{self, step};
+
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+/// Memory ceilings: the whole process (AddressSanitizer's quarantine alone takes about 200 MB)
+/// and any single allocation (a buffer that grew with its input would pass it).
+const RSS_LIMIT_MB: u32 = 1024;
+const MALLOC_LIMIT_MB: u32 = 32;
+/// Inputs up to this size (several chunk boundaries, a few records of every kind).
+const MAX_LEN: u32 = 64 * 1024;
+
+const USAGE: &str = "\
+cargo xtask fuzz [--seconds N]
+
+Fuzzes the upload validator (crates/upload-validator/fuzz, target `validate`): any bytes as any
+payload kind, whole and in chunks; a panic, a report that depends on the chunking, an
+uncounted finding, more than 1 GB of memory or one allocation over 32 MB is a failure, saved under
+crates/upload-validator/fuzz/artifacts/. The corpus (seeded with the golden files) is kept in
+target/fuzz/corpus/validate.
+
+Options:
+  --seconds N   how long to fuzz (default 60)
+";
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut seconds = 60;
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("--seconds needs a positive number\n\n{USAGE}"))?;
+            }
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
+        }
+    }
+    fuzz(seconds)
+}
+
+/// Runs the fuzz target for `seconds`.
+pub fn fuzz(seconds: u32) -> Result<(), String> {
+    ensure_cargo_fuzz()?;
+    let corpus = seed_corpus()?;
+    let crate_dir = shell::root().join("crates/upload-validator");
+    step(
+        &format!("fuzz the upload validator for {seconds} s (every payload kind, any chunking)"),
+        // rustup's `cargo` (not the toolchain's own, which $CARGO names) so that the toolchain
+        // can be chosen; the workspace's rust-toolchain.toml pins stable.
+        Command::new(crate::wasm::cargo_home().join("bin/cargo"))
+            .current_dir(&crate_dir)
+            .args(["fuzz", "run", "validate"])
+            .arg(&corpus)
+            .args([
+                "--",
+                &format!("-max_total_time={seconds}"),
+                &format!("-rss_limit_mb={RSS_LIMIT_MB}"),
+                &format!("-malloc_limit_mb={MALLOC_LIMIT_MB}"),
+                &format!("-max_len={MAX_LEN}"),
+                "-print_final_stats=1",
+            ])
+            .env("RUSTUP_TOOLCHAIN", "nightly")
+            .env("CARGO_TARGET_DIR", shell::root().join("target/fuzz")),
+    )
+}
+
+/// The nightly toolchain (cargo-fuzz needs its sanitizer flags) and cargo-fuzz.
+fn ensure_cargo_fuzz() -> Result<(), String> {
+    let has_nightly = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nightly {
+        step(
+            "install the nightly toolchain (for cargo fuzz)",
+            Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]),
+        )?;
+    }
+    let tool = crate::wasm::cargo_home().join("bin/cargo-fuzz");
+    let installed =
+        Command::new(&tool).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+    if !installed.is_some_and(|v| v.trim() == format!("cargo-fuzz {CARGO_FUZZ_VERSION}")) {
+        step(
+            &format!("install cargo-fuzz {CARGO_FUZZ_VERSION}"),
+            shell::cargo().args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ_VERSION, "--force"]),
+        )?;
+    }
+    Ok(())
+}
+
+/// target/fuzz/corpus/validate, holding every golden payload as a fuzz input (its kind's byte,
+/// a chunk size, the file).
+fn seed_corpus() -> Result<PathBuf, String> {
+    const KINDS: [&str; 7] = [
+        "weekly_actuals",
+        "historical_sales",
+        "store_attributes",
+        "ninjatrader_executions",
+        "connector_profile",
+        "client_config",
+        "service_proposal",
+    ];
+    let corpus = shell::root().join("target/fuzz/corpus/validate");
+    std::fs::create_dir_all(&corpus).map_err(|e| format!("create {}: {e}", corpus.display()))?;
+    let golden = shell::root().join("crates/upload-validator/tests/golden");
+    let entries = std::fs::read_dir(&golden).map_err(|e| format!("{}: {e}", golden.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = file_name(&path);
+        if name.contains(".report.") || name.contains(".context.") {
+            continue;
+        }
+        let Some(kind) = KINDS.iter().position(|kind| name.starts_with(&format!("{kind}."))) else { continue };
+        let mut input = vec![kind as u8, 7];
+        input.extend(std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?);
+        let seed = corpus.join(format!("golden-{name}"));
+        std::fs::write(&seed, input).map_err(|e| format!("{}: {e}", seed.display()))?;
+    }
+    Ok(corpus)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
