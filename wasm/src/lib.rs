@@ -76,7 +76,7 @@ impl Validator {
     ) -> Result<Validator, JsError> {
         let kind = PayloadKind::from_name(kind).ok_or_else(|| {
             let known: Vec<&str> = PayloadKind::ALL.iter().map(|k| k.name()).collect();
-            JsError::new(&format!("unknown payload kind {kind:?}; expected one of {}", known.join(", ")))
+            JsError::new(&format!("unknown payload kind \"{kind}\"; expected one of {}", known.join(", ")))
         })?;
         let context = context_from_js(&context).map_err(|message| JsError::new(&message))?;
         let inner =

@@ -44,11 +44,13 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The cell at 0-based `index`, unquoted, as raw bytes.
+    #[inline(always)]
     pub fn field(&self, index: usize) -> &'a [u8] {
         &self.output[self.span(index)]
     }
 
     /// The cell at 0-based `index` as text, or `None` when it is not UTF-8.
+    #[inline(always)]
     pub fn text(&self, index: usize) -> Option<&'a str> {
         match self.text {
             Some(text) => text.get(self.span(index)),
@@ -68,6 +70,7 @@ impl<'a> RecordRef<'a> {
         (0..self.len()).find_map(|i| std::str::from_utf8(self.field(i)).err().map(|e| (i, e.valid_up_to())))
     }
 
+    #[inline(always)]
     fn span(&self, index: usize) -> std::ops::Range<usize> {
         let start = if index == 0 { 0 } else { self.ends[index - 1] };
         start..self.ends[index]
@@ -302,10 +305,12 @@ impl CsvStream {
     }
 }
 
+#[inline(always)]
 fn leading_blank_lines(raw: &[u8]) -> usize {
     raw.iter().take_while(|&&b| b == b'\n' || b == b'\r').count()
 }
 
+#[inline(always)]
 fn count_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }

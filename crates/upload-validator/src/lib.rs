@@ -180,7 +180,7 @@ pub enum Error {
         field: &'static str,
     },
     /// A context field has an invalid value.
-    #[error("context field `{field}` has an invalid value {value:?}")]
+    #[error("context field `{field}` has an invalid value \"{value}\"")]
     InvalidContext {
         /// The field.
         field: &'static str,

@@ -194,7 +194,9 @@ impl Finding {
     fn write_json(&self, out: &mut String) {
         out.push_str("{\n");
         member(out, 3, "rule", |out| string(out, self.rule.code()));
-        member(out, 3, "severity", |out| string(out, if self.severity == Severity::Error { "error" } else { "warning" }));
+        member(out, 3, "severity", |out| {
+            string(out, if self.severity == Severity::Error { "error" } else { "warning" })
+        });
         member(out, 3, "line", |out| out.push_str(&self.line.to_string()));
         member(out, 3, "record", |out| out.push_str(&self.record.to_string()));
         member(out, 3, "column", |out| match self.column {

@@ -1,7 +1,8 @@
 //! Historical sales: `date,category,store_id,quantity_sold,revenue`, categories by display name.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::NaiveDate;
-use foldhash::{HashMap, HashSet};
 
 use super::{Checker, Column, KnownIds, Layout, text};
 use crate::engine::RecordRef;
@@ -58,7 +59,7 @@ impl HistoricalSales {
                 .map(|(i, (name, id))| (name, (i as u32, id)))
                 .collect(),
             stores: KnownIds::new(context.store_ids),
-            seen: HashSet::default(),
+            seen: HashSet::new(),
         })
     }
 }

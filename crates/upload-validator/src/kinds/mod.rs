@@ -5,7 +5,7 @@ mod ninjatrader;
 mod store_attributes;
 mod weekly_actuals;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub use historical_sales::HistoricalSale;
 pub use ninjatrader::{Action, EntryExit, Execution, Locale};
@@ -76,6 +76,7 @@ pub struct Layout {
 
 impl Layout {
     /// Position of expected column `index` (a required column always has one).
+    #[inline(always)]
     pub fn at(&self, index: usize) -> usize {
         self.positions[index].expect("required columns are resolved")
     }
@@ -133,8 +134,13 @@ pub fn check_width(layout: &Layout, record: &RecordRef<'_>, number: u64, out: &m
 }
 
 /// The cell at `position` as text (cells were checked to be UTF-8 before any checker runs).
+/// Surrounding white space is ignored.
 pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
-    record.text(position).unwrap_or_default().trim()
+    let cell = record.text(position).unwrap_or_default();
+    // Most cells start and end with a printable ASCII character: nothing to trim, and no need
+    // to decode characters from both ends (slow in WebAssembly).
+    let printable = |byte: Option<&u8>| byte.is_some_and(|&b| b.is_ascii_graphic());
+    if printable(cell.as_bytes().first()) && printable(cell.as_bytes().last()) { cell } else { cell.trim() }
 }
 
 /// Known ids from the context (stores, categories), each with a dense index in sorted order.
@@ -143,7 +149,7 @@ pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
 /// after the one found last, a comparison with memory that is already close, before hashing
 /// into a table that may be far larger than the CPU's caches.
 pub struct KnownIds {
-    index: foldhash::HashMap<String, u32>,
+    index: HashMap<String, u32>,
     sorted: Vec<String>,
     last: usize,
 }
@@ -187,10 +193,8 @@ mod tests {
         let mut ids = KnownIds::new(["S003", "S001", "S002", "S001"].map(String::from));
         assert_eq!(ids.len(), 3);
         // Sorted order (the sequential guess), then out of order, then unknown.
-        let found: Vec<_> = ["S001", "S002", "S003", "S002", "S001", "S003", "S009", ""]
-            .into_iter()
-            .map(|id| ids.find(id))
-            .collect();
+        let found: Vec<_> =
+            ["S001", "S002", "S003", "S002", "S001", "S003", "S009", ""].into_iter().map(|id| ids.find(id)).collect();
         assert_eq!(found, [Some(0), Some(1), Some(2), Some(1), Some(0), Some(2), None, None]);
     }
 

@@ -1,6 +1,6 @@
 //! Store attributes: one row per store, enumerations in either real-world spelling.
 
-use foldhash::HashSet;
+use std::collections::HashSet;
 
 use super::{Checker, Column, Layout, text};
 use crate::Record;

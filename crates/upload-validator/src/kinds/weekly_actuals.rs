@@ -79,22 +79,25 @@ impl Checker for WeeklyActuals {
     fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let (date_at, store_at, quantity_at) = (layout.at(0), layout.at(1), layout.at(2));
         let date_text = text(record, date_at);
-        let day =
-            <&[u8; 10]>::try_from(date_text.as_bytes()).ok().and_then(|d| self.days.iter().position(|day| day == d));
-        let date = match day.map(|day| self.week_start + Days::new(day as u64)).or_else(|| iso_date(date_text)) {
-            None => {
+        // A day of the week as written in the file, or else parsed (a finding either way).
+        let day = <&[u8; 10]>::try_from(date_text.as_bytes())
+            .ok()
+            .and_then(|d| self.days.iter().position(|day| day == d))
+            .map(|day| (day, self.week_start + Days::new(day as u64)));
+        let day = match day.ok_or_else(|| iso_date(date_text)) {
+            Ok(day) => Some(day),
+            Err(None) => {
                 out.cell(Rule::Date, record, number, date_at, || {
                     format!("\"{date_text}\" is not a date in the form YYYY-MM-DD (for example 2025-03-01).")
                 });
                 None
             }
-            Some(date) if date < self.week_start || date > self.week_end => {
+            Err(Some(date)) => {
                 out.cell(Rule::DateOutsideRange, record, number, date_at, || {
                     format!("{date} is outside the week of this upload ({} to {}).", self.week_start, self.week_end)
                 });
                 None
             }
-            Some(date) => Some(date),
         };
         let store_text = text(record, store_at);
         let store = if store_text.is_empty() {
@@ -115,8 +118,7 @@ impl Checker for WeeklyActuals {
                 format!("\"{quantity_text}\" is not a whole number of units (0 or more).")
             });
         }
-        if let (Some(date), Some(store)) = (date, store) {
-            let day = (date - self.week_start).num_days() as usize;
+        if let (Some((day, date)), Some(store)) = (day, store) {
             self.days_present[day] = true;
             let first_line = &mut self.first_lines[day * self.stores.len() + store as usize];
             if *first_line != 0 {
