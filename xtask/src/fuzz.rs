@@ -91,7 +91,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
     let tool = crate::wasm::cargo_home().join("bin/cargo-fuzz");
     let installed =
         Command::new(&tool).arg("--version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-    if !installed.is_some_and(|v| v.trim() == format!("cargo-fuzz {CARGO_FUZZ_VERSION}")) {
+    if installed.is_none_or(|v| v.trim() != format!("cargo-fuzz {CARGO_FUZZ_VERSION}")) {
         step(
             &format!("install cargo-fuzz {CARGO_FUZZ_VERSION}"),
             shell::cargo().args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ_VERSION, "--force"]),

@@ -213,6 +213,6 @@ mod tests {
         validator.push(file.as_bytes());
         let report = validator.finish();
         assert_eq!(report.errors, 7, "one repeated row a day: {}", report.to_json());
-        assert!(report.findings.iter().all(|f| f.rule == crate::Rule::DuplicateKey));
+        assert!(report.findings.iter().all(|f| f.rule == Rule::DuplicateKey));
     }
 }
