@@ -66,6 +66,36 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule, in declaration order (`rule as usize` is its position).
+    pub const ALL: [Rule; 23] = [
+        Rule::Encoding,
+        Rule::FileTooLarge,
+        Rule::EmptyFile,
+        Rule::Header,
+        Rule::WrongFileType,
+        Rule::ColumnCount,
+        Rule::RecordTooLong,
+        Rule::EmptyCell,
+        Rule::Date,
+        Rule::NonNegativeInteger,
+        Rule::Number,
+        Rule::Range,
+        Rule::Precision,
+        Rule::TooLong,
+        Rule::Enumeration,
+        Rule::DateOutsideRange,
+        Rule::Coverage,
+        Rule::DuplicateKey,
+        Rule::UnknownId,
+        Rule::Json,
+        Rule::Type,
+        Rule::Required,
+        Rule::UnknownField,
+    ];
+
+    // (A rule missing from ALL would index past the counters: refuse to compile instead.)
+    const _COMPLETE: () = assert!(Rule::UnknownField as usize + 1 == Rule::ALL.len());
+
     /// The stable kebab-case code.
     pub fn code(self) -> &'static str {
         match self {
@@ -286,14 +316,16 @@ fn string(out: &mut String, text: &str) {
 pub(crate) struct Findings {
     cap: usize,
     kept: Vec<Finding>,
-    omitted: BTreeMap<&'static str, u64>,
+    /// Per rule (in [`Rule::ALL`] order), findings past the cap: an array, since a file full
+    /// of errors counts one per row.
+    omitted: [u64; Rule::ALL.len()],
     errors: u64,
     warnings: u64,
 }
 
 impl Findings {
     pub(crate) fn new(cap: usize) -> Self {
-        Findings { cap, kept: Vec::new(), omitted: BTreeMap::new(), errors: 0, warnings: 0 }
+        Findings { cap, kept: Vec::new(), omitted: [0; Rule::ALL.len()], errors: 0, warnings: 0 }
     }
 
     /// Errors so far, including those past the cap.
@@ -311,14 +343,14 @@ impl Findings {
         if self.has_room() {
             self.kept.push(finding);
         } else {
-            *self.omitted.entry(finding.rule.code()).or_default() += 1;
+            self.omitted[finding.rule as usize] += 1;
         }
     }
 
     /// Counts a finding without building it (past the cap).
     pub(crate) fn count_omitted(&mut self, rule: Rule, severity: Severity) {
         self.count(rule, severity);
-        *self.omitted.entry(rule.code()).or_default() += 1;
+        self.omitted[rule as usize] += 1;
     }
 
     fn count(&mut self, _rule: Rule, severity: Severity) {
@@ -346,7 +378,11 @@ impl Findings {
             warnings: self.warnings,
             detected,
             findings: self.kept,
-            omitted: self.omitted,
+            omitted: Rule::ALL
+                .iter()
+                .filter(|&&rule| self.omitted[rule as usize] > 0)
+                .map(|&rule| (rule.code(), self.omitted[rule as usize]))
+                .collect(),
         }
     }
 }
@@ -391,5 +427,21 @@ mod tests {
         report.omitted.insert("date", 7);
         report.omitted.insert("range", 0);
         assert_eq!(report.to_json(), serde(&report));
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_listed_once_at_its_own_position() {
+        for (position, rule) in Rule::ALL.iter().enumerate() {
+            assert_eq!(*rule as usize, position, "{}", rule.code());
+        }
+        let mut codes: Vec<&str> = Rule::ALL.iter().map(|rule| rule.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Rule::ALL.len());
     }
 }

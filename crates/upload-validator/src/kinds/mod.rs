@@ -143,44 +143,58 @@ pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
     if printable(cell.as_bytes().first()) && printable(cell.as_bytes().last()) { cell } else { cell.trim() }
 }
 
-/// Known ids from the context (stores, categories), each with a dense index in sorted order.
+/// Known ids from the context (stores, categories), each with a dense index.
 ///
-/// Uploads usually list their rows sorted (by day, then store), so a lookup first tries the id
-/// after the one found last, a comparison with memory that is already close, before hashing
-/// into a table that may be far larger than the CPU's caches.
+/// Uploads list their rows in some consistent order (day by day, the stores in the same order
+/// each day), so the lookup remembers which id followed each one and tries that first: a
+/// comparison with memory close by, instead of hashing into a table that may be far larger
+/// than the CPU's caches. Any order works; a repeated order is fast from its second pass.
 pub struct KnownIds {
     index: HashMap<String, u32>,
-    sorted: Vec<String>,
-    last: usize,
+    /// The distinct ids, by index.
+    ids: Vec<String>,
+    /// For each index, the index found right after it last time (at first: the next one).
+    next: Vec<u32>,
+    /// The index found last.
+    last: Option<usize>,
 }
 
 impl KnownIds {
-    /// The distinct ids of `ids`.
+    /// The distinct ids of `ids` (a repeated id keeps its first index).
     pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
-        let mut sorted: Vec<String> = ids.into_iter().collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let index = sorted.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
-        KnownIds { index, sorted, last: usize::MAX }
+        let mut index = HashMap::new();
+        let mut distinct = Vec::new();
+        for id in ids {
+            if !index.contains_key(&id) {
+                index.insert(id.clone(), distinct.len() as u32);
+                distinct.push(id);
+            }
+        }
+        KnownIds { index, next: (1..=distinct.len() as u32).collect(), ids: distinct, last: None }
     }
 
     /// How many distinct ids.
     pub fn len(&self) -> usize {
-        self.sorted.len()
+        self.ids.len()
     }
 
     /// The index of `id`, if known.
     pub fn find(&mut self, id: &str) -> Option<u32> {
-        let next = self.last.wrapping_add(1);
-        if self.sorted.get(next).is_some_and(|candidate| candidate == id) {
-            self.last = next;
-            return Some(next as u32);
+        // The remembered successor, or the one after it (a row was skipped or unknown).
+        let guess = self.last.map_or(0, |last| self.next[last] as usize);
+        let found = match (guess..guess + 2).find(|&i| self.ids.get(i).is_some_and(|candidate| candidate == id)) {
+            Some(found) if found == guess => {
+                self.last = Some(guess);
+                return Some(guess as u32);
+            }
+            Some(found) => found as u32,
+            None => *self.index.get(id)?,
+        };
+        if let Some(last) = self.last {
+            self.next[last] = found;
         }
-        let found = self.index.get(id).copied();
-        if let Some(found) = found {
-            self.last = found as usize;
-        }
-        found
+        self.last = Some(found as usize);
+        Some(found)
     }
 }
 
@@ -192,10 +206,11 @@ mod tests {
     fn known_ids_are_found_in_any_order_and_repeats_share_an_index() {
         let mut ids = KnownIds::new(["S003", "S001", "S002", "S001"].map(String::from));
         assert_eq!(ids.len(), 3);
-        // Sorted order (the sequential guess), then out of order, then unknown.
-        let found: Vec<_> =
-            ["S001", "S002", "S003", "S002", "S001", "S003", "S009", ""].into_iter().map(|id| ids.find(id)).collect();
-        assert_eq!(found, [Some(0), Some(1), Some(2), Some(1), Some(0), Some(2), None, None]);
+        // The context's order (the first guess), another order twice (learned), unknown ids.
+        let lookups = ["S003", "S001", "S002", "S001", "S003", "S002", "S001", "S003", "S002", "S009", "", "S002"];
+        let found: Vec<_> = lookups.into_iter().map(|id| ids.find(id)).collect();
+        let expected: Vec<_> = [0, 1, 2, 1, 0, 2, 1, 0, 2].map(Some).into_iter().chain([None, None, Some(2)]).collect();
+        assert_eq!(found, expected);
     }
 
     #[test]
