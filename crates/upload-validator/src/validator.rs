@@ -45,7 +45,7 @@ pub struct Validator {
 /// CSV payloads stream record by record; JSON documents are collected and checked whole.
 enum Input {
     Csv(Box<CsvInput>),
-    Document { document: Document, sink: Option<Box<dyn FnMut(Record)>> },
+    Document { document: Box<Document>, sink: Option<Box<dyn FnMut(Record)>> },
 }
 
 /// A CSV payload: the byte stream and everything else.
@@ -159,7 +159,7 @@ impl Validator {
     /// A validator with explicit limits.
     pub fn with_limits(kind: PayloadKind, context: Context, limits: Limits) -> Result<Self, Error> {
         if let Some(document) = Document::new(kind, limits.max_findings) {
-            return Ok(Validator { kind, input: Input::Document { document, sink: None } });
+            return Ok(Validator { kind, input: Input::Document { document: Box::new(document), sink: None } });
         }
         let checker = kinds::checker(kind, context)?;
         Ok(Validator {
