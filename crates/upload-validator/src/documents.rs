@@ -335,23 +335,24 @@ impl Document {
 fn is_rfc3339(text: &str) -> bool {
     let (Some(date), Some(rest)) = (text.get(..10), text.get(10..)) else { return false };
     let Some(rest) = rest.strip_prefix(['T', 't', ' ']) else { return false };
-    let two = |s: &str, max: u32| {
-        s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) && s.parse::<u32>().is_ok_and(|n| n <= max)
+    // (Bytes, not text: no slicing inside a character.)
+    let two = |s: &[u8], max: u8| match *s {
+        [tens @ b'0'..=b'9', ones @ b'0'..=b'9'] => (tens - b'0') * 10 + (ones - b'0') <= max,
+        _ => false,
     };
     let (Some(clock), zone) = (rest.get(..8), rest.get(8..).unwrap_or("")) else { return false };
-    let clock_ok = clock.as_bytes()[2] == b':'
-        && clock.as_bytes()[5] == b':'
-        && two(&clock[..2], 23)
-        && two(&clock[3..5], 59)
-        && two(&clock[6..], 60);
+    let clock = clock.as_bytes();
+    let clock_ok =
+        clock[2] == b':' && clock[5] == b':' && two(&clock[..2], 23) && two(&clock[3..5], 59) && two(&clock[6..], 60);
     let zone = match zone.strip_prefix('.') {
         Some(fraction) => fraction.trim_start_matches(|c: char| c.is_ascii_digit()),
         None => zone,
     };
-    let zone_ok = matches!(zone, "Z" | "z")
+    let zone = zone.as_bytes();
+    let zone_ok = matches!(zone, b"Z" | b"z")
         || (zone.len() == 6
-            && zone.starts_with(['+', '-'])
-            && zone.as_bytes()[3] == b':'
+            && matches!(zone[0], b'+' | b'-')
+            && zone[3] == b':'
             && two(&zone[1..3], 23)
             && two(&zone[4..], 59));
     crate::fields::iso_date(date).is_some() && clock_ok && zone_ok
@@ -366,8 +367,13 @@ fn join(path: &str, name: &str) -> String {
 fn position(before: &[u8]) -> (u64, u32) {
     let line = before.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let before = String::from_utf8_lossy(&before[start..]);
-    let column = before.trim_start_matches('\u{feff}').chars().count() as u32 + 1;
+    let mut before = &before[start..];
+    while let Some(rest) = before.strip_prefix("\u{feff}".as_bytes()) {
+        before = rest;
+    }
+    // Characters: every byte that does not continue a UTF-8 sequence starts one (the text
+    // before an offset is valid UTF-8).
+    let column = before.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u32 + 1;
     (line, column)
 }
 

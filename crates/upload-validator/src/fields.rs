@@ -39,8 +39,8 @@ impl Decimal {
             Some(rest) => (true, rest),
             None => (false, cell),
         };
-        let (whole, fraction) = match rest.bytes().position(|b| b == separator) {
-            Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+        let (whole, fraction) = match rest.split_once(char::from(separator)) {
+            Some((whole, fraction)) => (whole, Some(fraction)),
             None => (rest, None),
         };
         let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());

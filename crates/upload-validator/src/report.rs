@@ -341,7 +341,11 @@ impl Findings {
     pub(crate) fn push(&mut self, finding: Finding) {
         self.count(finding.rule, finding.severity);
         if self.has_room() {
-            self.kept.push(finding);
+            // Kept in file order as they come: file-level findings arrive last but may belong
+            // before others (coverage is line 0). A place found by search, not a sort.
+            let key = (finding.line, finding.column);
+            let at = self.kept.partition_point(|kept| (kept.line, kept.column) <= key);
+            self.kept.insert(at, finding);
         } else {
             self.omitted[finding.rule as usize] += 1;
         }
@@ -367,8 +371,12 @@ impl Findings {
         records: u64,
         detected: BTreeMap<&'static str, String>,
     ) -> Report {
-        // File-level findings (coverage, duplicates found at the end) arrive last; keep file order.
-        self.kept.sort_by_key(|f| (f.line, f.column));
+        let mut omitted = BTreeMap::new();
+        for (rule, &count) in Rule::ALL.iter().zip(&self.omitted) {
+            if count > 0 {
+                omitted.insert(rule.code(), count);
+            }
+        }
         Report {
             kind,
             verdict: if self.errors == 0 { Verdict::ReadyToUpload } else { Verdict::FixFirst },
@@ -378,11 +386,7 @@ impl Findings {
             warnings: self.warnings,
             detected,
             findings: self.kept,
-            omitted: Rule::ALL
-                .iter()
-                .filter(|&&rule| self.omitted[rule as usize] > 0)
-                .map(|&rule| (rule.code(), self.omitted[rule as usize]))
-                .collect(),
+            omitted,
         }
     }
 }
