@@ -365,7 +365,7 @@ impl Findings {
     }
 
     pub(crate) fn into_report(
-        mut self,
+        self,
         kind: &'static str,
         bytes: u64,
         records: u64,
