@@ -135,6 +135,7 @@ pub fn check_width(layout: &Layout, record: &RecordRef<'_>, number: u64, out: &m
 
 /// The cell at `position` as text (cells were checked to be UTF-8 before any checker runs).
 /// Surrounding white space is ignored.
+#[inline(always)]
 pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
     let cell = record.text(position).unwrap_or_default();
     // Most cells start and end with a printable ASCII character: nothing to trim, and no need

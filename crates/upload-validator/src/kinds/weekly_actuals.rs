@@ -31,9 +31,9 @@ pub struct DailyActual {
 pub struct WeeklyActuals {
     week_start: NaiveDate,
     week_end: NaiveDate,
-    /// The week's seven days as `YYYY-MM-DD`: a cell equal to one of them is a valid date in
-    /// the week without parsing it.
-    days: [[u8; 10]; 7],
+    /// The week's seven days as `YYYY-MM-DD`, packed by [`date_key`]: a cell equal to one of
+    /// them is a valid date in the week without parsing it.
+    days: [u128; 7],
     stores: KnownIds,
     /// Line of the first row for each (day, store), at `day × stores + store`; 0 for none.
     /// Sized by the context (7 × known stores), never by the file.
@@ -52,11 +52,11 @@ impl WeeklyActuals {
         if context.store_ids.is_empty() {
             return Err(Error::MissingContext { kind: "weekly_actuals", field: "store_ids" });
         }
-        let mut days = [[0; 10]; 7];
+        let mut days = [0; 7];
         for (day, text) in days.iter_mut().zip(week_start.iter_days()) {
             // (A day past year 9999 prints longer and stays unmatched: it is parsed instead.)
-            if let Ok(text) = <[u8; 10]>::try_from(text.to_string().as_bytes()) {
-                *day = text;
+            if let Some(key) = date_key(&text.to_string()) {
+                *day = key;
             }
         }
         let stores = KnownIds::new(context.store_ids);
@@ -80,9 +80,8 @@ impl Checker for WeeklyActuals {
         let (date_at, store_at, quantity_at) = (layout.at(0), layout.at(1), layout.at(2));
         let date_text = text(record, date_at);
         // A day of the week as written in the file, or else parsed (a finding either way).
-        let day = <&[u8; 10]>::try_from(date_text.as_bytes())
-            .ok()
-            .and_then(|d| self.days.iter().position(|day| day == d))
+        let day = date_key(date_text)
+            .and_then(|key| self.days.iter().position(|&day| day == key))
             .map(|day| (day, self.week_start + Days::new(day as u64)));
         let day = match day.ok_or_else(|| iso_date(date_text)) {
             Ok(day) => Some(day),
@@ -162,4 +161,12 @@ impl Checker for WeeklyActuals {
             });
         }
     }
+}
+
+/// A ten-byte cell as one number (two integer comparisons instead of a byte comparison).
+fn date_key(cell: &str) -> Option<u128> {
+    let bytes: &[u8; 10] = cell.as_bytes().try_into().ok()?;
+    let mut padded = [0; 16];
+    padded[..10].copy_from_slice(bytes);
+    Some(u128::from_le_bytes(padded))
 }
