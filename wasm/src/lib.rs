@@ -16,7 +16,14 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** A payload kind's name. */
-export type PayloadKind = "weekly_actuals" | "historical_sales" | "store_attributes" | "ninjatrader_executions";
+export type PayloadKind =
+  | "weekly_actuals"
+  | "historical_sales"
+  | "store_attributes"
+  | "ninjatrader_executions"
+  | "connector_profile"
+  | "client_config"
+  | "service_proposal";
 
 /** What the server knows that a file is checked against. */
 export interface Context {

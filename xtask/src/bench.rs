@@ -14,6 +14,10 @@ mod payloads;
 mod validate;
 
 const USAGE: &str = "\
+cargo xtask bench <dedup|validate> [OPTIONS]
+
+  validate: the upload validator natively and in Chromium (see `cargo xtask bench validate --help`)
+
 cargo xtask bench dedup [OPTIONS]
 
 Imports a generated NinjaTrader export (20 % repeated ids) fresh and again, on PostgreSQL and

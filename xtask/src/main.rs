@@ -30,7 +30,8 @@ Commands:
                    with no ARGS: apply every migration to ./data/intake.db and print the status
   test             the whole suite: cargo fmt --check, clippy -D warnings, the
                    validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
-                   postgres://postgres@127.0.0.1:5432/postgres)
+                   postgres://postgres@127.0.0.1:5432/postgres), the golden set in WebAssembly
+                   under Node and Chromium, the page end to end, and 30 s of fuzzing
   wasm             build the browser package wasm/pkg (release, wasm-bindgen, wasm-opt -Oz) and
                    print its size; installs wasm-bindgen-cli and binaryen when missing
   bench dedup      the execution import against the Python peers and the bulk loaders,

@@ -1,7 +1,10 @@
 //! `cargo xtask test`: the whole suite, exactly as CI runs it.
 
 use crate::shell::{self, step};
-use crate::wasm;
+use crate::{fuzz, wasm};
+
+/// How long `cargo xtask test` fuzzes the validator (a smoke run; `cargo xtask fuzz` for more).
+const FUZZ_SECONDS: u32 = 30;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(unknown) = args.first() {
@@ -58,6 +61,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .arg(shell::root().join("wasm/tests/page.test.mjs"))
             .env("INTAKE_WASM_TOOLS", wasm::npm_tools()),
     )?;
+    // Any bytes as any payload kind, whole and chunked: no panic, same report, bounded memory.
+    fuzz::fuzz(FUZZ_SECONDS)?;
     eprintln!("\nall checks passed");
     Ok(())
 }

@@ -152,7 +152,8 @@ fn browser(dir: &Path, options: &Options) -> Result<(String, wasm::Sizes), Strin
         .arg(shell::root().join("wasm/bench/run.mjs"))
         .env("INTAKE_WASM_TOOLS", &tools)
         .env("BENCH_DATA", dir)
-        .env("BENCH_RUNS", options.runs.to_string())
+        // (More runs in the browser: its timings vary more from run to run than native ones.)
+        .env("BENCH_RUNS", (options.runs + 2).to_string())
         .env("BENCH_REPEATS", (1000 / options.megabytes).max(1).to_string())
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -205,6 +206,44 @@ fn render(
         big.number("mb_per_s"),
         big.number("peak_growth_mb"),
     );
+    if let Some(browser) = browser {
+        let line = browser.replace("\":", "\": ");
+        let number = |key: &str| super::json_number(&line, key).unwrap_or(f64::NAN);
+        let version = super::json_field(&line, "browser").unwrap_or("?").trim_matches('"');
+        let _ = writeln!(out, "\n## Weekly actuals in headless Chromium {version}, best of {}\n", options.runs + 2);
+        let _ = writeln!(out, "| what | MB/s | note |");
+        let _ = writeln!(out, "|---|---|---|");
+        let rows = [
+            ("reading the file (Blob.stream), nothing else", number("stream_read_mb_per_s"), String::new()),
+            (
+                "intake validator, WebAssembly",
+                number("wasm_mb_per_s"),
+                format!("a file full of errors takes {:.2}× as long", number("wasm_errors_ratio")),
+            ),
+            (
+                "PapaParse + the same rules in JavaScript",
+                number("papaparse_mb_per_s"),
+                format!("a file full of errors takes {:.2}× as long", number("papaparse_errors_ratio")),
+            ),
+            (
+                "intake validator, WebAssembly, 1 GB",
+                number("wasm_big_mb_per_s"),
+                format!(
+                    "wasm memory {:.1} MB after loading the context, +{:.1} MB while validating",
+                    number("wasm_memory_with_context_mb"),
+                    number("wasm_memory_growth_mb")
+                ),
+            ),
+            (
+                "the upload page's Web Worker, 1 GB",
+                number("page_mb_per_s"),
+                format!("longest main-thread stall {:.0} ms (10 ms timer)", number("page_longest_stall_ms")),
+            ),
+        ];
+        for (what, rate, note) in rows {
+            let _ = writeln!(out, "| {what} | {rate:.0} | {note} |");
+        }
+    }
     let clean = find("weekly_actuals", "valid", false).map(|n| n.number("seconds")).unwrap_or(f64::NAN);
     let broken = find("weekly_actuals", "every row an error", false).map(|n| n.number("seconds")).unwrap_or(f64::NAN);
     let native_weekly = find("weekly_actuals", "valid", false).map(|n| n.number("mb_per_s")).unwrap_or(f64::NAN);
