@@ -154,7 +154,7 @@ fn browser(dir: &Path, options: &Options) -> Result<(String, wasm::Sizes), Strin
         .env("BENCH_DATA", dir)
         // (More runs in the browser: its timings vary more from run to run than native ones.)
         .env("BENCH_RUNS", (options.runs + 2).to_string())
-        .env("BENCH_REPEATS", (1000 / options.megabytes).max(1).to_string())
+        .env("BENCH_REPEATS", payloads::big_repeats(options.megabytes).to_string())
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("node: {e}"))?;
