@@ -387,9 +387,9 @@ fn peer_output(name: &str, command: &mut Command) -> Result<String, String> {
     Ok(line.to_owned())
 }
 
-/// The raw text of `"key": value` in a flat JSON line.
+/// The raw text of `"key": value` (with or without a space) in a flat JSON line.
 fn json_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let start = line.find(&format!("\"{key}\": "))? + key.len() + 4;
+    let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
     let rest = &line[start..];
     Some(rest[..rest.find([',', '}']).unwrap_or(rest.len())].trim())
 }

@@ -103,6 +103,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
 /// target/fuzz/corpus/validate, holding every golden payload as a fuzz input (its kind's byte,
 /// a chunk size, the file).
 fn seed_corpus() -> Result<PathBuf, String> {
+    // The order of `PayloadKind::ALL`, which the fuzz target indexes with the first byte.
     const KINDS: [&str; 7] = [
         "weekly_actuals",
         "historical_sales",

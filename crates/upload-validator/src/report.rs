@@ -398,7 +398,7 @@ mod tests {
     fn finding(message: &str, column: Option<u32>, column_name: Option<&str>) -> Finding {
         Finding {
             rule: Rule::Date,
-            severity: Severity::Warning,
+            severity: if column.is_some() { Severity::Error } else { Severity::Warning },
             line: 3,
             record: 2,
             column,

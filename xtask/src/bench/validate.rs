@@ -72,7 +72,7 @@ struct Native {
 
 impl Native {
     fn number(&self, key: &str) -> f64 {
-        super::json_number(&self.line.replace("\":", "\": "), key).unwrap_or(f64::NAN)
+        super::json_number(&self.line, key).unwrap_or(f64::NAN)
     }
 }
 
@@ -207,9 +207,8 @@ fn render(
         big.number("peak_growth_mb"),
     );
     if let Some(browser) = browser {
-        let line = browser.replace("\":", "\": ");
-        let number = |key: &str| super::json_number(&line, key).unwrap_or(f64::NAN);
-        let version = super::json_field(&line, "browser").unwrap_or("?").trim_matches('"');
+        let number = |key: &str| super::json_number(browser, key).unwrap_or(f64::NAN);
+        let version = super::json_field(browser, "browser").unwrap_or("?").trim_matches('"');
         let _ = writeln!(out, "\n## Weekly actuals in headless Chromium {version}, best of {}\n", options.runs + 2);
         let _ = writeln!(out, "| what | MB/s | note |");
         let _ = writeln!(out, "|---|---|---|");
@@ -263,7 +262,7 @@ fn render(
     let growth = big.number("peak_growth_mb");
     line("1 GB file: under 64 MB memory growth (native)", format!("{growth:.1} MB"), growth < 64.0);
     if let Some(browser) = browser {
-        let number = |key: &str| super::json_number(&browser.replace("\":", "\": "), key).unwrap_or(f64::NAN);
+        let number = |key: &str| super::json_number(browser, key).unwrap_or(f64::NAN);
         let wasm_rate = number("wasm_mb_per_s");
         let papa_rate = number("papaparse_mb_per_s");
         line("Chromium: ≥ 150 MB/s for the weekly-actuals rules", format!("{wasm_rate:.0} MB/s"), wasm_rate >= 150.0);

@@ -215,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn cells_are_trimmed_of_any_white_space_and_only_of_it() {
+        let mut stream = engine::CsvStream::new(engine::comma);
+        let mut cells = Vec::new();
+        let line = "S001,  S002 ,\u{a0}S003\u{2003},\tx y\t,é,,\"q \"\n";
+        stream
+            .push(line.as_bytes(), &mut |record| cells.extend((0..record.len()).map(|i| text(&record, i).to_owned())));
+        stream.finish(&mut |_| {});
+        assert_eq!(cells, ["S001", "S002", "S003", "x y", "é", "", "q"]);
+    }
+
+    #[test]
     fn a_context_with_repeated_store_ids_validates_every_day() {
         let context = Context {
             week_start: Some("9999-12-25".into()),
