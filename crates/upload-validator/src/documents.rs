@@ -612,7 +612,8 @@ pub(crate) mod json {
                     return Err(self.fail("digits are expected in the exponent"));
                 }
             }
-            Ok(String::from_utf8_lossy(&self.bytes[start..self.at]).into_owned())
+            // (ASCII digits, signs and dots only.)
+            Ok(std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or_default().to_owned())
         }
 
         /// A string starting at the opening quote; escapes decoded.

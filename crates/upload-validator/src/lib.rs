@@ -27,7 +27,7 @@
 #![deny(missing_docs)]
 
 mod documents;
-pub mod engine;
+pub use csv_stream as engine;
 pub mod fields;
 mod kinds;
 pub mod report;

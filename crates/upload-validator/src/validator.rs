@@ -306,7 +306,7 @@ impl State {
             records: self.sink.as_mut().map(|sink| &mut **sink as &mut dyn FnMut(Record)),
         };
         let layout = self.layout.as_ref().expect("records follow an accepted header");
-        if kinds::check_width(layout, record, number, &mut out, self.checker.width_hint()) {
+        if kinds::check_width(layout, record, number, &mut out, || self.checker.width_hint()) {
             self.checker.record(record, layout, number, &mut out);
         }
     }

@@ -5,7 +5,9 @@ mod ninjatrader;
 mod store_attributes;
 mod weekly_actuals;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 pub use historical_sales::HistoricalSale;
 pub use ninjatrader::{Action, EntryExit, Execution, Locale};
@@ -86,7 +88,7 @@ impl Layout {
 /// missing required columns (error), repeated columns (error) and unknown ones (warning).
 pub fn resolve(header: &RecordRef<'_>, columns: &[Column], out: &mut Out<'_>) -> Option<Layout> {
     let names: Vec<String> =
-        (0..header.len()).map(|i| String::from_utf8_lossy(header.field(i)).trim().to_ascii_lowercase()).collect();
+        (0..header.len()).map(|i| header.text(i).unwrap_or_default().trim().to_ascii_lowercase()).collect();
     let expected = columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
     let mut positions = Vec::with_capacity(columns.len());
     let mut ok = true;
@@ -121,14 +123,22 @@ pub fn resolve(header: &RecordRef<'_>, columns: &[Column], out: &mut Out<'_>) ->
     ok.then_some(Layout { positions, width: names.len() })
 }
 
-/// Checks the cell count; `false` means the row is not checked further.
-pub fn check_width(layout: &Layout, record: &RecordRef<'_>, number: u64, out: &mut Out<'_>, hint: &str) -> bool {
+/// Checks the cell count; `false` means the row is not checked further. `hint` is asked for
+/// only when the count is wrong.
+#[inline(always)]
+pub fn check_width(
+    layout: &Layout,
+    record: &RecordRef<'_>,
+    number: u64,
+    out: &mut Out<'_>,
+    hint: impl FnOnce() -> &'static str,
+) -> bool {
     if record.len() == layout.width {
         return true;
     }
     let column = record.len().min(layout.width);
     out.cell(Rule::ColumnCount, record, number, column, || {
-        format!("This row has {} cells but the header has {}.{hint}", record.len(), layout.width)
+        format!("This row has {} cells but the header has {}.{}", record.len(), layout.width, hint())
     });
     false
 }
@@ -151,7 +161,10 @@ pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
 /// comparison with memory close by, instead of hashing into a table that may be far larger
 /// than the CPU's caches. Any order works; a repeated order is fast from its second pass.
 pub struct KnownIds {
-    index: HashMap<String, u32>,
+    /// Id → index. Fx hashing: these keys come from the server's context, never from the
+    /// file (an id in the file is only looked up), and Fx hashes a short id several times
+    /// faster than SipHash, which loading a context of many stores feels in the browser.
+    index: FxHashMap<String, u32>,
     /// The distinct ids, by index.
     ids: Vec<String>,
     /// For each index, the index found right after it last time (at first: the next one).
@@ -163,7 +176,7 @@ pub struct KnownIds {
 impl KnownIds {
     /// The distinct ids of `ids` (a repeated id keeps its first index).
     pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
-        let mut index = HashMap::new();
+        let mut index = FxHashMap::default();
         let mut distinct = Vec::new();
         for id in ids {
             if !index.contains_key(&id) {
@@ -183,20 +196,38 @@ impl KnownIds {
     pub fn find(&mut self, id: &str) -> Option<u32> {
         // The remembered successor, or the one after it (a row was skipped or unknown).
         let guess = self.last.map_or(0, |last| self.next[last] as usize);
-        let found = match (guess..guess + 2).find(|&i| self.ids.get(i).is_some_and(|candidate| candidate == id)) {
-            Some(found) if found == guess => {
-                self.last = Some(guess);
-                return Some(guess as u32);
-            }
-            Some(found) => found as u32,
-            None => *self.index.get(id)?,
-        };
+        // The one after the successor means a row was left out or unknown (not that the
+        // order changed): the successor stays what it was.
+        if let Some(found) = (guess..guess + 2).find(|&i| self.ids.get(i).is_some_and(|candidate| same(candidate, id)))
+        {
+            self.last = Some(found);
+            return Some(found as u32);
+        }
+        let found = *self.index.get(id)?;
         if let Some(last) = self.last {
             self.next[last] = found;
         }
         self.last = Some(found as usize);
         Some(found)
     }
+}
+
+/// `a == b` for short strings, compared in place (the size-optimized browser build would
+/// call `memcmp` for a few bytes).
+#[inline(always)]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 #[cfg(test)]

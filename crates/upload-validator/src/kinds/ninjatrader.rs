@@ -152,7 +152,7 @@ impl Checker for Executions {
     }
 
     fn recognise(&mut self, header: &RecordRef<'_>, out: &mut Out<'_>) -> bool {
-        let first = String::from_utf8_lossy(header.field(0)).trim().to_ascii_lowercase();
+        let first = header.text(0).unwrap_or_default().trim().to_ascii_lowercase();
         if first == "trade number" || (0..header.len()).any(|i| header.field(i).eq_ignore_ascii_case(b"Market pos.")) {
             out.line(Rule::WrongFileType, header.line, 0, header.byte_offset, || {
                 "This is a NinjaTrader \"Trades\" (trade performance) export, not an executions export. In NinjaTrader open the Executions tab of the Account Data window, right-click, and choose Export.".into()

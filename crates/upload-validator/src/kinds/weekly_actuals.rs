@@ -34,6 +34,8 @@ pub struct WeeklyActuals {
     /// The week's seven days as `YYYY-MM-DD`, packed by [`date_key`]: a cell equal to one of
     /// them is a valid date in the week without parsing it.
     days: [u128; 7],
+    /// The same seven days as dates.
+    dates: [NaiveDate; 7],
     stores: KnownIds,
     /// Line of the first row for each (day, store), at `day × stores + store`; 0 for none.
     /// Sized by the context (7 × known stores), never by the file.
@@ -53,7 +55,9 @@ impl WeeklyActuals {
             return Err(Error::MissingContext { kind: "weekly_actuals", field: "store_ids" });
         }
         let mut days = [0; 7];
-        for (day, text) in days.iter_mut().zip(week_start.iter_days()) {
+        let mut dates = [week_start; 7];
+        for ((day, date), text) in days.iter_mut().zip(&mut dates).zip(week_start.iter_days()) {
+            *date = text;
             // (A day past year 9999 prints longer and stays unmatched: it is parsed instead.)
             if let Some(key) = date_key(&text.to_string()) {
                 *day = key;
@@ -64,6 +68,7 @@ impl WeeklyActuals {
             week_start,
             week_end: week_start + Days::new(6),
             days,
+            dates,
             first_lines: vec![0; 7 * stores.len()],
             stores,
             days_present: [false; 7],
@@ -82,7 +87,7 @@ impl Checker for WeeklyActuals {
         // A day of the week as written in the file, or else parsed (a finding either way).
         let day = date_key(date_text)
             .and_then(|key| self.days.iter().position(|&day| day == key))
-            .map(|day| (day, self.week_start + Days::new(day as u64)));
+            .map(|day| (day, self.dates[day]));
         let day = match day.ok_or_else(|| iso_date(date_text)) {
             Ok(day) => Some(day),
             Err(None) => {
@@ -164,9 +169,11 @@ impl Checker for WeeklyActuals {
 }
 
 /// A ten-byte cell as one number (two integer comparisons instead of a byte comparison).
+#[inline(always)]
 fn date_key(cell: &str) -> Option<u128> {
-    let bytes: &[u8; 10] = cell.as_bytes().try_into().ok()?;
-    let mut padded = [0; 16];
-    padded[..10].copy_from_slice(bytes);
-    Some(u128::from_le_bytes(padded))
+    // (Destructured rather than copied: no memcpy call in the size-optimized browser build.)
+    let &[b0, b1, b2, b3, b4, b5, b6, b7, b8, b9] = <&[u8; 10]>::try_from(cell.as_bytes()).ok()?;
+    let head = u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]);
+    let tail = u16::from_le_bytes([b8, b9]);
+    Some(u128::from(head) | u128::from(tail) << 64)
 }
