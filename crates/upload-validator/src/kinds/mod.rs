@@ -246,6 +246,15 @@ mod tests {
     }
 
     #[test]
+    fn a_row_left_out_does_not_unlearn_the_order() {
+        let mut ids = KnownIds::new(["A", "B", "C", "D"].map(String::from));
+        // B left out on the first pass (found one further on), then a new order's turn: D → A.
+        let found: Vec<_> = ["A", "C", "D", "A", "B", "C"].into_iter().map(|id| ids.find(id)).collect();
+        assert_eq!(found, [0, 2, 3, 0, 1, 2].map(Some));
+        assert_eq!(ids.next, [1, 2, 3, 0], "A is still followed by B; D has learned A");
+    }
+
+    #[test]
     fn cells_are_trimmed_of_any_white_space_and_only_of_it() {
         let mut stream = engine::CsvStream::new(engine::comma);
         let mut cells = Vec::new();
