@@ -278,11 +278,8 @@ impl CsvStream {
                 ReadRecordResult::OutputFull => {
                     if self.output.len() >= MAX_RECORD_BYTES {
                         self.raw.extend_from_slice(&chunk[record_start..at]);
-                        let lead = leading_blank_lines(&self.raw);
-                        self.stopped = Some(Event::RecordTooLong {
-                            line: self.raw_line + count_newlines(&self.raw[..lead]),
-                            byte_offset: self.raw_offset + lead as u64,
-                        });
+                        let (line, byte_offset) = self.start_after(&self.raw[..leading_blank_lines(&self.raw)]);
+                        self.stopped = Some(Event::RecordTooLong { line, byte_offset });
                         return;
                     }
                     let doubled = self.output.len() * 2;
@@ -317,6 +314,7 @@ impl CsvStream {
     /// `on_record`, then moves the position past it.
     fn emit(&mut self, raw: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) {
         let lead = leading_blank_lines(raw);
+        let (line, byte_offset) = self.start_after(&raw[..lead]);
         let output = &self.output[..self.output_len];
         let record = RecordRef {
             output,
@@ -325,8 +323,8 @@ impl CsvStream {
             gap: 0,
             raw: &raw[lead..],
             delimiter: self.delimiter,
-            line: self.raw_line + count_newlines(&raw[..lead]),
-            byte_offset: self.raw_offset + lead as u64,
+            line,
+            byte_offset,
         };
         // A blank line is not a record.
         let blank =
@@ -334,8 +332,7 @@ impl CsvStream {
         if !blank {
             on_record(record);
         }
-        self.raw_line += count_newlines(raw);
-        self.raw_offset += raw.len() as u64;
+        self.advance(raw);
         self.output_len = 0;
         self.ends_len = 0;
     }
@@ -347,6 +344,7 @@ impl CsvStream {
     #[inline(always)]
     fn in_place_record(&mut self, rest: &[u8], on_record: &mut dyn FnMut(RecordRef<'_>)) -> Option<usize> {
         let lead = leading_blank_lines(rest);
+        let (line, byte_offset) = self.start_after(&rest[..lead]);
         let (delimiter, ends) = (self.delimiter, self.ends.as_mut_slice());
         let mut cells = 0;
         let mut at = lead;
@@ -364,21 +362,34 @@ impl CsvStream {
             at += 1;
         }
         // `at` is the terminator: `\n`, or `\r` (a `\n` after it is the next record's blank lead).
-        let line = &rest[lead..at];
+        let content = &rest[lead..at];
         let record = RecordRef {
-            output: line,
-            text: std::str::from_utf8(line).ok(),
+            output: content,
+            text: std::str::from_utf8(content).ok(),
             ends: &ends[..cells],
             gap: 1,
             raw: &rest[lead..=at],
             delimiter,
-            line: self.raw_line + count_newlines(&rest[..lead]),
-            byte_offset: self.raw_offset + lead as u64,
+            line,
+            byte_offset,
         };
         on_record(record);
-        self.raw_line += count_newlines(&rest[..=at]);
-        self.raw_offset += at as u64 + 1;
+        self.advance(&rest[..=at]);
         Some(at + 1)
+    }
+
+    /// Line and byte offset of a record that starts after `blank` (the blank lines before it)
+    /// at the current position.
+    #[inline(always)]
+    fn start_after(&self, blank: &[u8]) -> (u64, u64) {
+        (self.raw_line + count_newlines(blank), self.raw_offset + blank.len() as u64)
+    }
+
+    /// Moves the current position past `consumed`.
+    #[inline(always)]
+    fn advance(&mut self, consumed: &[u8]) {
+        self.raw_line += count_newlines(consumed);
+        self.raw_offset += consumed.len() as u64;
     }
 }
 
