@@ -132,6 +132,19 @@ impl Database {
         self.url.backend()
     }
 
+    /// A new PostgreSQL connection of its own, outside the pool (its session-level state, such
+    /// as an advisory lock, ends when it is dropped). Fails on an SQLite database.
+    pub fn establish_postgres(&self) -> Result<PgConnection> {
+        match &self.url {
+            DatabaseUrl::Postgres(raw) => PgConnection::establish(&with_connect_timeout(raw))
+                .map_err(|source| Error::Connect { url: self.url.clone(), source }),
+            _ => Err(Error::InvalidUrl {
+                url: self.url.to_string(),
+                reason: "a PostgreSQL connection was asked for on an SQLite database".into(),
+            }),
+        }
+    }
+
     /// Takes a connection from the pool, waiting at most [`CONNECT_TIMEOUT`].
     pub fn get(&self) -> Result<DbConnection> {
         let pool_error =

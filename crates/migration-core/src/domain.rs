@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-
 use crate::url::Backend;
 use crate::{Error, Result};
 
@@ -155,17 +153,5 @@ impl MigrationFiles {
             ),
             message: error.to_string(),
         })
-    }
-
-    /// SHA-256 of `up.sql` for `backend`, with line endings normalised so a Windows checkout
-    /// does not look like an edit. Stored when the migration is applied; a later mismatch means
-    /// someone edited a migration that already ran.
-    pub fn checksum(&self, backend: Backend) -> String {
-        let mut hasher = Sha256::new();
-        for line in self.scripts(backend).up.lines() {
-            hasher.update(line.trim_end_matches('\r').as_bytes());
-            hasher.update(b"\n");
-        }
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }

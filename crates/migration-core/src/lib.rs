@@ -1,5 +1,7 @@
 //! The migration core shared by every intake domain: per-domain SQL migrations on PostgreSQL
-//! and SQLite, with run, status, rollback, redo and scaffolding.
+//! and SQLite, with run, status, rollback, redo and scaffolding, and the proofs around them:
+//! canonical schema [`snapshot`]s, `plan`, `verify`, drift `check`, [`lint`] and audited
+//! `rebless`.
 //!
 //! Each domain crate embeds its own `migrations/<domain>/{postgres,sqlite}/` folders (with
 //! `migration_embed::embed` in its `build.rs`) as a [`Domain`]; a binary hands the domains it
@@ -12,8 +14,13 @@
 //!   database's message;
 //! - an applied migration cannot be edited silently: the checksum of its `up.sql` is stored and
 //!   `run` refuses to continue when it changes;
-//! - two migrators at once never apply a migration twice (an advisory lock on PostgreSQL,
-//!   `BEGIN IMMEDIATE` on SQLite).
+//! - one migrator at a time: a session advisory lock on PostgreSQL, a file lock on SQLite,
+//!   both released by the system when the holder dies; waiters say who holds it and give up
+//!   after [`Policy::lock_timeout`];
+//! - strict history: a migration applied but missing here, a pending one older than the
+//!   newest applied, or two with one version are refused unless the [`Policy`] allows them;
+//! - each applied migration records its checksum with the algorithm's id, its duration and
+//!   its `down.sql`, so it can be reverted after its files are gone.
 //!
 //! What it does not do: it knows no domain and no table but its own `intake_schema_migrations`,
 //! and it never prints; the CLI renders its results.
@@ -38,20 +45,31 @@
 #![deny(missing_docs)]
 
 mod bookkeeping;
+mod checksum;
 mod database;
 mod domain;
+pub mod lint;
+mod lock;
 mod runner;
 mod scaffold;
+mod scratch;
+pub mod snapshot;
 pub mod sql;
 mod url;
 
 use std::path::PathBuf;
 
-pub use bookkeeping::{AppliedRow, MigrationConnection};
+pub use bookkeeping::{AppliedRow, AuditRow, MigrationConnection, Shape};
+pub use checksum::ChecksumAlgorithm;
 pub use database::{CONNECT_TIMEOUT, Database, DbConnection, PgPooled, SQLITE_BUSY_TIMEOUT_MS, SqlitePooled};
 pub use domain::{Direction, Domain, MigrationFiles, Scripts};
-pub use runner::{MigrationStatus, Migrator, RollbackTarget, State, Step};
+pub use lock::DEFAULT_LOCK_TIMEOUT;
+pub use runner::{
+    CheckReport, MigrationStatus, Migrator, Plan, PlannedMigration, Policy, RollbackTarget, State, Step, Verification,
+    VerifyFailure,
+};
 pub use scaffold::scaffold;
+pub use snapshot::Snapshot;
 pub use url::{Backend, DEFAULT_DATABASE_URL, DatabaseUrl};
 
 /// Result with this crate's [`Error`].
@@ -148,7 +166,7 @@ pub enum Error {
     MigrationFailed(Box<MigrationFailure>),
     /// An applied migration's `up.sql` changed since it ran.
     #[error(
-        "{path} was edited after it was applied to this database; restore the applied version and put the change in a new migration (`intake migrate new`)"
+        "{path} was edited after it was applied to this database; restore the applied version and put the change in a new migration (`intake migrate new`), or, if the edit changes nothing in effect, accept it with `intake migrate rebless VERSION --domain DOMAIN --reason TEXT`"
     )]
     ModifiedMigration {
         /// The edited script.
@@ -156,7 +174,7 @@ pub enum Error {
     },
     /// The database has a migration applied that this binary does not know.
     #[error(
-        "the database has {domain}/{version}_{name} applied, which this build of intake does not know; use the intake build that applied it (or a newer one)"
+        "the database has {domain}/{version}_{name} applied, which this build of intake does not have; use the intake build that applied it (or a newer one), revert it with `intake migrate rollback` (its recorded down.sql is used), or go on without it with --allow-missing"
     )]
     UnknownAppliedMigration {
         /// Domain of the migration.
@@ -202,6 +220,86 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A pending migration is older than the newest applied one of its domain.
+    #[error(
+        "{domain}/{version}_{name} is pending but older than {newest}, the newest applied migration of {domain}: it arrived out of order (a late merge?); give it a newer version, or apply it anyway with --allow-out-of-order"
+    )]
+    OutOfOrder {
+        /// The domain.
+        domain: String,
+        /// The late migration's version.
+        version: String,
+        /// Its name.
+        name: String,
+        /// The newest applied version.
+        newest: String,
+    },
+    /// Two migrations of one domain share a version.
+    #[error(
+        "{domain} has two migrations with version {version} ({names}); rename one folder to a new version, or accept both (applied in name order) with --allow-duplicate-versions"
+    )]
+    DuplicateVersion {
+        /// The domain.
+        domain: String,
+        /// The shared version.
+        version: String,
+        /// The two names.
+        names: String,
+    },
+    /// Another migrator held the lock for longer than the timeout.
+    #[error(
+        "gave up after {} s waiting for the migration lock, held by {holder}; wait for it to finish (or stop it) and run again, or wait longer with --lock-timeout",
+        waited.as_secs()
+    )]
+    LockTimeout {
+        /// How long this migrator waited.
+        waited: std::time::Duration,
+        /// Who holds the lock.
+        holder: String,
+    },
+    /// The SQLite lock file could not be opened or locked.
+    #[error("cannot use the lock file {}: {source}", path.display())]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A scratch database for verify, check or plan could not be made.
+    #[error("{message}")]
+    Scratch {
+        /// What failed and what to do.
+        message: String,
+    },
+    /// A migration to revert has neither files in this build nor a recorded `down.sql`.
+    #[error(
+        "cannot revert {domain}/{version}_{name}: this build does not have it and the database recorded no down.sql for it (it was applied by the first intake release); revert it with the build that applied it; nothing was reverted"
+    )]
+    NoRecordedDown {
+        /// The domain.
+        domain: String,
+        /// Its version.
+        version: String,
+        /// Its name.
+        name: String,
+    },
+    /// `rebless` named a version that is not applied.
+    #[error("{domain} has no applied migration with version {version}; only applied migrations can be reblessed")]
+    NotApplied {
+        /// The domain.
+        domain: String,
+        /// The version given.
+        version: String,
+    },
+    /// `rebless` of a migration whose text matches its record.
+    #[error("{path} is unchanged since it was applied; there is nothing to rebless")]
+    NothingToRebless {
+        /// The script.
+        path: String,
+    },
+    /// `rebless` without a reason.
+    #[error("say why the edited migration is acceptable (--reason TEXT); the reason is kept in the audit trail")]
+    ReasonRequired,
     /// A bookkeeping query failed.
     #[error("{context}: {source}")]
     Query {

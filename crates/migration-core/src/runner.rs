@@ -1,18 +1,54 @@
-//! Running, reverting and inspecting migrations.
+//! Running, reverting and inspecting migrations, and proving them: plan, verify, check and
+//! rebless.
 
+use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
 
-use crate::bookkeeping::{AppliedRow, MigrationConnection};
+use crate::bookkeeping::{AppliedRow, AuditRow, MigrationConnection};
+use crate::checksum::ChecksumAlgorithm;
 use crate::domain::{Direction, Domain, MigrationFiles};
+use crate::lint::{self, LintFinding};
+use crate::lock::{self, MigratorLock};
+use crate::scratch::Scratch;
+use crate::snapshot::{Drift, Snapshot};
 use crate::sql::split_statements;
-use crate::{Database, Error, Result, dispatch};
+use crate::{Backend, Database, DbConnection, Error, MigrationFailure, Result, dispatch};
 
 /// The domains one binary knows, and the operations on them.
 #[derive(Debug)]
 pub struct Migrator<'d> {
     domains: Vec<&'d Domain>,
+    policy: Policy,
+}
+
+/// What a migrator tolerates, and how long it waits for another one. Every tolerance is off
+/// by default: each turns one refusal into a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Go on when the database has applied migrations this build does not have (they are
+    /// left as they are and reported as unknown).
+    pub allow_missing: bool,
+    /// Apply a pending migration whose version is older than the newest applied one (it
+    /// arrived out of order, e.g. from a branch merged late).
+    pub allow_out_of_order: bool,
+    /// Accept two migrations with the same version in one domain (they are told apart by
+    /// name and applied in name order).
+    pub allow_duplicate_versions: bool,
+    /// How long to wait for another migrator before giving up.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow_missing: false,
+            allow_out_of_order: false,
+            allow_duplicate_versions: false,
+            lock_timeout: lock::DEFAULT_LOCK_TIMEOUT,
+        }
+    }
 }
 
 /// How far to roll back.
@@ -37,6 +73,8 @@ pub struct Step {
     pub direction: &'static str,
     /// Time taken, in milliseconds.
     pub duration_ms: u64,
+    /// Reverted with the `down.sql` recorded when it was applied (its files are gone).
+    pub from_record: bool,
 }
 
 /// Where one migration stands in one database.
@@ -52,6 +90,8 @@ pub struct MigrationStatus {
     pub state: State,
     /// When it was applied (UTC), if it was.
     pub applied_at: Option<NaiveDateTime>,
+    /// How long its `up.sql` took, if it was applied.
+    pub duration_ms: Option<i64>,
 }
 
 /// State of a migration in a database.
@@ -62,9 +102,12 @@ pub enum State {
     Applied,
     /// Not applied yet.
     Pending,
+    /// Not applied, and older than the newest applied migration of its domain.
+    OutOfOrder,
     /// Applied, but its `up.sql` has changed since: someone edited a migration that ran.
     Modified,
-    /// Applied, but this binary does not know it (the database is newer than the binary).
+    /// Applied, but this binary does not have it (the database is newer than the binary, or
+    /// its folder was renamed or deleted).
     Unknown,
 }
 
@@ -74,14 +117,121 @@ impl State {
         match self {
             State::Applied => "applied",
             State::Pending => "pending",
+            State::OutOfOrder => "OUT OF ORDER",
             State::Modified => "MODIFIED",
-            State::Unknown => "UNKNOWN",
+            State::Unknown => "MISSING",
         }
     }
 }
 
+/// What `run` would do, found without changing the database.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Plan {
+    /// The pending migrations, in the order `run` applies them.
+    pub migrations: Vec<PlannedMigration>,
+}
+
+/// One migration `run` would apply.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedMigration {
+    /// Domain of the migration.
+    pub domain: String,
+    /// Its version.
+    pub version: String,
+    /// Its name.
+    pub name: String,
+    /// The script that would run.
+    pub file: String,
+    /// Whether it runs in one transaction (`false`: statement by statement).
+    pub in_transaction: bool,
+    /// Its exact SQL.
+    pub sql: String,
+    /// The lint warnings for it.
+    pub lint: Vec<LintFinding>,
+}
+
+/// The outcome of `verify`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verification {
+    /// The migrations whose `down.sql` was proven to reverse their `up.sql`, in order.
+    pub verified: Vec<String>,
+    /// The first migration that failed the proof, if any (the proof stops there).
+    pub failure: Option<VerifyFailure>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Why a migration failed `verify`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyFailure {
+    /// `domain/version_name`.
+    pub migration: String,
+    /// The script at fault.
+    pub file: String,
+    /// What went wrong.
+    pub problem: String,
+    /// The schema differences, one line each.
+    pub differences: Vec<String>,
+}
+
+/// The outcome of `check`: the live schema against the one the applied migrations produce.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckReport {
+    /// Every difference; empty when the database matches its migrations.
+    pub drift: Vec<Drift>,
+    /// Each difference as a sentence ("index x missing", "column t.c not in migrations").
+    pub drift_lines: Vec<String>,
+    /// Lint warnings on the live schema.
+    pub lint: Vec<LintFinding>,
+    /// How many applied migrations were replayed to build the expected schema.
+    pub replayed: usize,
+    /// Applied migrations this build does not have, so could not replay.
+    pub not_replayed: Vec<String>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+}
+
+impl CheckReport {
+    /// Whether the live schema is exactly what the applied migrations produce.
+    pub fn is_clean(&self) -> bool {
+        self.drift.is_empty() && self.not_replayed.is_empty()
+    }
+
+    /// One line for `status`.
+    pub fn summary(&self) -> String {
+        let mut line = match self.drift.len() {
+            0 => format!("no drift: the schema is what its {} applied migration(s) produce", self.replayed),
+            1 => format!("DRIFT: 1 difference from the applied migrations ({})", self.drift_lines[0]),
+            n => format!("DRIFT: {n} differences from the applied migrations (first: {})", self.drift_lines[0]),
+        };
+        if !self.not_replayed.is_empty() {
+            line.push_str(&format!(
+                "; {} applied migration(s) not in this build were not checked",
+                self.not_replayed.len()
+            ));
+        }
+        line
+    }
+}
+
+/// Orders versions numerically when both are digits (so `9` < `10`), else as text.
+fn version_order(a: &str, b: &str) -> Ordering {
+    let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    if digits(a) && digits(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}
+
+fn migration_id(domain: &Domain, version: &str, name: &str) -> String {
+    format!("{}/{version}_{name}", domain.name())
+}
+
 impl<'d> Migrator<'d> {
-    /// A migrator over `domains`; fails on two domains with one name or a bad `metadata.toml`.
+    /// A migrator over `domains` with the default [`Policy`]; fails on two domains with one
+    /// name or a bad `metadata.toml`.
     pub fn new(domains: impl IntoIterator<Item = &'d Domain>) -> Result<Self> {
         let domains: Vec<&Domain> = domains.into_iter().collect();
         for (i, domain) in domains.iter().enumerate() {
@@ -90,7 +240,12 @@ impl<'d> Migrator<'d> {
             }
             domain.validate()?;
         }
-        Ok(Migrator { domains })
+        Ok(Migrator { domains, policy: Policy::default() })
+    }
+
+    /// The same migrator with another policy.
+    pub fn with_policy(self, policy: Policy) -> Self {
+        Migrator { policy, ..self }
     }
 
     /// The domains, in registration order.
@@ -124,12 +279,15 @@ impl<'d> Migrator<'d> {
     }
 
     /// Applies every pending migration of the selected domains, oldest first, each in its own
-    /// transaction (unless its `metadata.toml` says otherwise). Refuses to start when an
-    /// applied migration was edited or is unknown to this binary.
+    /// transaction (unless its `metadata.toml` says otherwise), holding the migrator lock.
+    /// Refuses to start, changing nothing, when an applied migration was edited or is missing
+    /// here, when a pending one is older than the newest applied one, or when two share a
+    /// version (each unless the [`Policy`] allows it).
     pub fn run(&self, db: &Database, domain: Option<&str>) -> Result<Vec<Step>> {
         let domains = self.select(domain)?;
+        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
-        dispatch!(connection, conn => run_domains(conn, &domains))
+        dispatch!(connection, conn => run_domains(conn, &domains, &self.policy))
     }
 
     /// Where every migration of the selected domains stands. Reads only; creates nothing.
@@ -140,54 +298,316 @@ impl<'d> Migrator<'d> {
     }
 
     /// Reverts migrations of one domain, newest first, each in its own transaction. `domain`
-    /// may be omitted only when the migrator has a single domain.
+    /// may be omitted only when the migrator has a single domain. A migration whose files are
+    /// gone is reverted with the `down.sql` recorded when it was applied.
     pub fn rollback(&self, db: &Database, domain: Option<&str>, target: &RollbackTarget) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
+        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
-        dispatch!(connection, conn => rollback_domain(conn, domain, target))
+        dispatch!(connection, conn => rollback_domain(conn, domain, target, &self.policy))
     }
 
     /// Reverts the last `steps` migrations of one domain and applies them again: the check
-    /// that `down.sql` really undoes `up.sql`.
+    /// that `down.sql` really undoes `up.sql` on this database.
     pub fn redo(&self, db: &Database, domain: Option<&str>, steps: usize) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
+        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
         dispatch!(connection, conn => {
-            let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps))?;
-            let reverted: Vec<String> = done.iter().rev().map(|step| step.version.clone()).collect();
-            for version in reverted {
-                let migration = domain.find(&version).expect("reverted migrations are known to the domain");
-                done.extend(apply(conn, domain, migration, Direction::Up)?);
+            let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps), &self.policy)?;
+            let reverted: Vec<(String, String)> =
+                done.iter().rev().map(|step| (step.version.clone(), step.name.clone())).collect();
+            for (version, name) in reverted {
+                let Some(migration) = find(domain, &version, &name) else {
+                    return Err(Error::UnknownAppliedMigration { domain: domain.name().to_owned(), version, name });
+                };
+                done.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
             }
             Ok(done)
         })
     }
-}
 
-fn run_domains<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Result<Vec<Step>> {
-    conn.ensure_bookkeeping()?;
-    // Check every domain before applying anything, so a refusal leaves the database untouched.
-    let mut plans = Vec::new();
-    for domain in domains {
-        let applied = conn.applied(domain.name())?;
-        verify_applied(domain, &applied, C::BACKEND)?;
-        let pending: Vec<_> =
-            domain.migrations().iter().filter(|m| !applied.iter().any(|row| row.version == m.version)).collect();
-        plans.push((*domain, pending));
-    }
-    let mut steps = Vec::new();
-    for (domain, pending) in plans {
-        for migration in pending {
-            steps.extend(apply(conn, domain, migration, Direction::Up)?);
+    /// What `run` would do, without changing the database: each pending migration with its
+    /// transaction mode, exact SQL and lint warnings. The pending migrations are replayed on
+    /// a scratch database (after the applied ones) to find what they would break; an error
+    /// there is returned as `run` would return it.
+    pub fn plan(&self, db: &Database, domain: Option<&str>) -> Result<Plan> {
+        let domains = self.select(domain)?;
+        let mut connection = db.get()?;
+        let backend = db.backend();
+        let mut pending_by_domain = Vec::new();
+        for domain in &domains {
+            let applied = dispatch!(connection, conn => conn.applied(domain.name()))?;
+            let pending = check_history(domain, &applied, backend, &self.policy)?;
+            pending_by_domain.push((*domain, pending));
         }
+        drop(connection);
+        let scratch = Scratch::beside(db)?;
+        self.replay_applied(db, &scratch)?;
+        let mut plan = Plan { migrations: Vec::new() };
+        let mut scratch_connection = scratch.database().get()?;
+        for (domain, pending) in &pending_by_domain {
+            for migration in pending {
+                let before = Snapshot::read(&mut scratch_connection)?;
+                let in_transaction = migration.run_in_transaction(domain, backend)?;
+                plan.migrations.push(PlannedMigration {
+                    domain: domain.name().to_owned(),
+                    version: migration.version.to_owned(),
+                    name: migration.name.to_owned(),
+                    file: migration.path(domain, backend, Direction::Up),
+                    in_transaction,
+                    sql: migration.script(backend, Direction::Up).to_owned(),
+                    lint: lint::lint_migration(domain, migration, backend, in_transaction, &before),
+                });
+                dispatch!(scratch_connection, conn => apply(conn, domain, migration, Direction::Up, Mode::DryRun))?;
+            }
+        }
+        let after = Snapshot::read(&mut scratch_connection)?;
+        for finding in lint::redundant_indexes(&after, &self.domains) {
+            if let Some(planned) = plan.migrations.iter_mut().find(|m| m.file == finding.file) {
+                planned.lint.push(finding);
+            }
+        }
+        Ok(plan)
     }
-    Ok(steps)
+
+    /// Proves on a scratch database that every migration of the selected domains reverses:
+    /// for each in order, up (snapshot), down (must equal the snapshot before up), up again
+    /// (must equal the first snapshot). Stops at the first that fails, naming it and the
+    /// differences. The database `db` only says which backend and server to use.
+    pub fn verify(&self, db: &Database, domain: Option<&str>) -> Result<Verification> {
+        let started = Instant::now();
+        let domains = self.select(domain)?;
+        let scratch = Scratch::beside(db)?;
+        let backend = db.backend();
+        let mut connection = scratch.database().get()?;
+        dispatch!(connection, conn => conn.ensure_bookkeeping())?;
+        let mut verified = Vec::new();
+        let mut failure = None;
+        'domains: for domain in &domains {
+            for migration in ordered(domain, &self.policy)? {
+                if let Some(failed) = verify_one(&mut connection, domain, migration, backend)? {
+                    failure = Some(failed);
+                    break 'domains;
+                }
+                verified.push(migration_id(domain, migration.version, migration.name));
+            }
+        }
+        Ok(Verification { verified, failure, duration_ms: millis(started.elapsed()) })
+    }
+
+    /// Compares the live schema with the one its applied migrations produce (replayed on a
+    /// scratch database) and lists every difference by name. With a domain, only that
+    /// domain's tables are compared.
+    pub fn check(&self, db: &Database, domain: Option<&str>) -> Result<CheckReport> {
+        let started = Instant::now();
+        let selected = self.select(domain)?;
+        let scratch = Scratch::beside(db)?;
+        let (replayed, not_replayed) = self.replay(db, &scratch, &selected)?;
+        let expected = Snapshot::read(&mut scratch.database().get()?)?;
+        let live = Snapshot::read(&mut db.get()?)?;
+        let actual = if domain.is_some() {
+            let tables = expected.tables();
+            let mut actual = live.restricted_to(&tables);
+            actual
+                .objects
+                .retain(|o| o.table.is_some() || expected.objects.iter().any(|e| e.kind == o.kind && e.name == o.name));
+            actual
+        } else {
+            live.clone()
+        };
+        let drift = expected.diff(&actual);
+        let drift_lines = drift.iter().map(|d| d.describe("migrations", "the database")).collect();
+        let lint = lint::redundant_indexes(&live, &self.domains)
+            .into_iter()
+            .filter(|finding| {
+                domain.is_none()
+                    || selected.iter().any(|d| finding.file.starts_with(&format!("migrations/{}/", d.name())))
+            })
+            .collect();
+        Ok(CheckReport { drift, drift_lines, lint, replayed, not_replayed, duration_ms: millis(started.elapsed()) })
+    }
+
+    /// Accepts the current text of an applied migration whose `up.sql` was edited: records its
+    /// new checksum (and `down.sql`), and an audit row with the old and new checksum, the time,
+    /// the operating-system user and `reason`.
+    pub fn rebless(&self, db: &Database, domain: Option<&str>, version: &str, reason: &str) -> Result<AuditRow> {
+        let domain = self.single(domain)?;
+        if reason.trim().is_empty() {
+            return Err(Error::ReasonRequired);
+        }
+        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
+        let mut connection = db.get()?;
+        let backend = db.backend();
+        dispatch!(connection, conn => {
+            conn.ensure_bookkeeping()?;
+            let applied = conn.applied(domain.name())?;
+            let rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version == version).collect();
+            let row = rows
+                .iter()
+                .find(|row| find(domain, &row.version, &row.name).is_some())
+                .or(rows.first())
+                .copied()
+                .ok_or_else(|| Error::NotApplied { domain: domain.name().to_owned(), version: version.to_owned() })?;
+            let Some(migration) = find(domain, &row.version, &row.name) else {
+                return Err(Error::UnknownAppliedMigration {
+                    domain: domain.name().to_owned(),
+                    version: row.version.clone(),
+                    name: row.name.clone(),
+                });
+            };
+            let up = migration.script(backend, Direction::Up);
+            if row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum) {
+                return Err(Error::NothingToRebless { path: migration.path(domain, backend, Direction::Up) });
+            }
+            let current = ChecksumAlgorithm::CURRENT;
+            let audit = AuditRow {
+                domain: domain.name().to_owned(),
+                version: row.version.clone(),
+                name: row.name.clone(),
+                action: "rebless".into(),
+                old_checksum: row.checksum.clone(),
+                new_checksum: current.checksum(up),
+                checksum_algorithm: current.id().to_owned(),
+                at: Utc::now().naive_utc(),
+                os_user: lock::os_user(),
+                reason: reason.trim().to_owned(),
+            };
+            let in_transaction = migration.run_in_transaction(domain, backend)?;
+            let down = migration.script(backend, Direction::Down);
+            conn.exclusive_transaction(|conn| {
+                conn.update_recorded(row, &audit.new_checksum, current, Some((down, in_transaction)))?;
+                conn.audit(&audit)
+            })?;
+            tracing::info!("reblessed {}/{}_{}: {}", audit.domain, audit.version, audit.name, audit.reason);
+            Ok(audit)
+        })
+    }
+
+    /// Replays, on `scratch`, the applied migrations of every domain (for `plan`).
+    fn replay_applied(&self, db: &Database, scratch: &Scratch) -> Result<()> {
+        self.replay(db, scratch, &self.domains).map(drop)
+    }
+
+    /// Replays on `scratch` the migrations of `domains` applied in `db`, in run order.
+    /// Returns how many were replayed and which applied ones this build lacks.
+    fn replay(&self, db: &Database, scratch: &Scratch, domains: &[&Domain]) -> Result<(usize, Vec<String>)> {
+        let mut live = db.get()?;
+        let mut target = scratch.database().get()?;
+        dispatch!(target, conn => conn.ensure_bookkeeping())?;
+        let mut replayed = 0;
+        let mut missing = Vec::new();
+        for domain in domains {
+            let applied = dispatch!(live, conn => conn.applied(domain.name()))?;
+            for row in &applied {
+                if find(domain, &row.version, &row.name).is_none() {
+                    missing.push(migration_id(domain, &row.version, &row.name));
+                }
+            }
+            for migration in ordered(domain, &self.policy)? {
+                if applied.iter().any(|row| row.is(migration.version, migration.name)) {
+                    dispatch!(target, conn => apply(conn, domain, migration, Direction::Up, Mode::DryRun))?;
+                    replayed += 1;
+                }
+            }
+        }
+        Ok((replayed, missing))
+    }
 }
 
-/// Refuses a database whose applied migrations were edited since, or are unknown here.
-fn verify_applied(domain: &Domain, applied: &[AppliedRow], backend: crate::Backend) -> Result<()> {
+/// Up, down, up for one migration on a scratch connection, comparing snapshots.
+fn verify_one(
+    connection: &mut DbConnection,
+    domain: &Domain,
+    migration: &MigrationFiles,
+    backend: Backend,
+) -> Result<Option<VerifyFailure>> {
+    let id = migration_id(domain, migration.version, migration.name);
+    let step = |connection: &mut DbConnection, direction: Direction| -> Result<Option<VerifyFailure>> {
+        match dispatch!(*connection, conn => apply(conn, domain, migration, direction, Mode::DryRun)) {
+            Ok(_) => Ok(None),
+            Err(Error::MigrationFailed(failed)) => Ok(Some(VerifyFailure {
+                migration: id.clone(),
+                file: failed.file.clone(),
+                problem: format!("statement {} (line {}) failed: {}", failed.statement, failed.line, failed.message),
+                differences: Vec::new(),
+            })),
+            Err(other) => Err(other),
+        }
+    };
+    let differences = |drift: Vec<Drift>, before: &str, after: &str| -> Vec<String> {
+        drift.iter().map(|d| d.describe(before, after)).collect()
+    };
+    let before = Snapshot::read(connection)?;
+    if let Some(failed) = step(connection, Direction::Up)? {
+        return Ok(Some(failed));
+    }
+    let after_up = Snapshot::read(connection)?;
+    if let Some(failed) = step(connection, Direction::Down)? {
+        return Ok(Some(failed));
+    }
+    let undone = before.diff(&Snapshot::read(connection)?);
+    if !undone.is_empty() {
+        return Ok(Some(VerifyFailure {
+            migration: id,
+            file: migration.path(domain, backend, Direction::Down),
+            problem: "down.sql does not restore the schema from before up.sql".into(),
+            differences: differences(undone, "the schema before up.sql", "after down.sql it"),
+        }));
+    }
+    if let Some(failed) = step(connection, Direction::Up)? {
+        return Ok(Some(failed));
+    }
+    let redone = after_up.diff(&Snapshot::read(connection)?);
+    if !redone.is_empty() {
+        return Ok(Some(VerifyFailure {
+            migration: id,
+            file: migration.path(domain, backend, Direction::Up),
+            problem: "up.sql after down.sql gives another schema than the first time".into(),
+            differences: differences(redone, "the first up.sql", "the second"),
+        }));
+    }
+    Ok(None)
+}
+
+/// A domain's migrations in run order (version, then name), refusing two with one version
+/// unless the policy allows it.
+fn ordered<'a>(domain: &'a Domain, policy: &Policy) -> Result<Vec<&'a MigrationFiles>> {
+    let mut migrations: Vec<&MigrationFiles> = domain.migrations().iter().collect();
+    migrations.sort_by(|a, b| version_order(a.version, b.version).then_with(|| a.name.cmp(b.name)));
+    if !policy.allow_duplicate_versions
+        && let Some(pair) = migrations.windows(2).find(|pair| pair[0].version == pair[1].version)
+    {
+        return Err(Error::DuplicateVersion {
+            domain: domain.name().to_owned(),
+            version: pair[0].version.to_owned(),
+            names: format!("{} and {}", pair[0].name, pair[1].name),
+        });
+    }
+    Ok(migrations)
+}
+
+fn find<'a>(domain: &'a Domain, version: &str, name: &str) -> Option<&'a MigrationFiles> {
+    domain.migrations().iter().find(|m| m.version == version && m.name == name)
+}
+
+/// Checks a domain's history against its applied rows and returns its pending migrations, in
+/// run order; refuses what the policy does not allow.
+fn check_history<'a>(
+    domain: &'a Domain,
+    applied: &[AppliedRow],
+    backend: Backend,
+    policy: &Policy,
+) -> Result<Vec<&'a MigrationFiles>> {
+    let migrations = ordered(domain, policy)?;
     for row in applied {
-        match domain.find(&row.version) {
+        match find(domain, &row.version, &row.name) {
+            None if policy.allow_missing => {
+                tracing::warn!(
+                    "{} is applied but not in this build; left as it is",
+                    migration_id(domain, &row.version, &row.name)
+                );
+            }
             None => {
                 return Err(Error::UnknownAppliedMigration {
                     domain: domain.name().to_owned(),
@@ -195,25 +615,84 @@ fn verify_applied(domain: &Domain, applied: &[AppliedRow], backend: crate::Backe
                     name: row.name.clone(),
                 });
             }
-            Some(migration) if migration.checksum(backend) != row.checksum => {
-                return Err(Error::ModifiedMigration { path: migration.path(domain, backend, Direction::Up) });
+            Some(migration) => {
+                let up = migration.script(backend, Direction::Up);
+                if row.algorithm().is_none_or(|algorithm| algorithm.checksum(up) != row.checksum) {
+                    return Err(Error::ModifiedMigration { path: migration.path(domain, backend, Direction::Up) });
+                }
             }
-            Some(_) => {}
+        }
+    }
+    let newest = applied.iter().map(|row| row.version.as_str()).max_by(|a, b| version_order(a, b));
+    let pending: Vec<&MigrationFiles> =
+        migrations.into_iter().filter(|m| !applied.iter().any(|row| row.is(m.version, m.name))).collect();
+    if let Some(newest) = newest
+        && !policy.allow_out_of_order
+        && let Some(late) = pending.iter().find(|m| version_order(m.version, newest) == Ordering::Less)
+    {
+        return Err(Error::OutOfOrder {
+            domain: domain.name().to_owned(),
+            version: late.version.to_owned(),
+            name: late.name.to_owned(),
+            newest: newest.to_owned(),
+        });
+    }
+    Ok(pending)
+}
+
+fn run_domains<C: MigrationConnection>(conn: &mut C, domains: &[&Domain], policy: &Policy) -> Result<Vec<Step>> {
+    conn.ensure_bookkeeping()?;
+    // Check every domain before applying anything, so a refusal leaves the database untouched.
+    let mut plans = Vec::new();
+    for domain in domains {
+        refresh_records(conn, domain)?;
+        let applied = conn.applied(domain.name())?;
+        plans.push((*domain, check_history(domain, &applied, C::BACKEND, policy)?));
+    }
+    let mut steps = Vec::new();
+    for (domain, pending) in plans {
+        for migration in pending {
+            steps.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
+        }
+    }
+    Ok(steps)
+}
+
+/// Brings rows written by older builds up to date when their migration is unchanged: the
+/// current checksum algorithm, the `down.sql` text and the transaction mode.
+fn refresh_records<C: MigrationConnection>(conn: &mut C, domain: &Domain) -> Result<()> {
+    let current = ChecksumAlgorithm::CURRENT;
+    for row in conn.applied(domain.name())? {
+        let Some(migration) = find(domain, &row.version, &row.name) else { continue };
+        let up = migration.script(C::BACKEND, Direction::Up);
+        let unchanged = row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum);
+        if unchanged && (row.algorithm() != Some(current) || row.down_sql.is_none()) {
+            let down = migration.script(C::BACKEND, Direction::Down);
+            let in_transaction = migration.run_in_transaction(domain, C::BACKEND)?;
+            conn.update_recorded(&row, &current.checksum(up), current, Some((down, in_transaction)))?;
         }
     }
     Ok(())
 }
 
 fn status_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Result<Vec<MigrationStatus>> {
-    let has_bookkeeping = conn.bookkeeping_exists()?;
     let mut statuses = Vec::new();
     for domain in domains {
-        let applied = if has_bookkeeping { conn.applied(domain.name())? } else { Vec::new() };
-        for migration in domain.migrations() {
-            let row = applied.iter().find(|row| row.version == migration.version);
+        let applied = conn.applied(domain.name())?;
+        let newest = applied.iter().map(|row| row.version.as_str()).max_by(|a, b| version_order(a, b));
+        let mut migrations: Vec<&MigrationFiles> = domain.migrations().iter().collect();
+        migrations.sort_by(|a, b| version_order(a.version, b.version).then_with(|| a.name.cmp(b.name)));
+        for migration in migrations {
+            let row = applied.iter().find(|row| row.is(migration.version, migration.name));
+            let up = migration.script(C::BACKEND, Direction::Up);
             let state = match row {
+                None if newest.is_some_and(|newest| version_order(migration.version, newest) == Ordering::Less) => {
+                    State::OutOfOrder
+                }
                 None => State::Pending,
-                Some(row) if row.checksum != migration.checksum(C::BACKEND) => State::Modified,
+                Some(row) if row.algorithm().is_none_or(|algorithm| algorithm.checksum(up) != row.checksum) => {
+                    State::Modified
+                }
                 Some(_) => State::Applied,
             };
             statuses.push(MigrationStatus {
@@ -222,15 +701,17 @@ fn status_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Resul
                 name: migration.name.to_owned(),
                 state,
                 applied_at: row.map(|row| row.applied_at),
+                duration_ms: row.map(|row| row.duration_ms),
             });
         }
-        for row in applied.iter().filter(|row| domain.find(&row.version).is_none()) {
+        for row in applied.iter().filter(|row| find(domain, &row.version, &row.name).is_none()) {
             statuses.push(MigrationStatus {
                 domain: domain.name().to_owned(),
                 version: row.version.clone(),
                 name: row.name.clone(),
                 state: State::Unknown,
                 applied_at: Some(row.applied_at),
+                duration_ms: Some(row.duration_ms),
             });
         }
     }
@@ -241,118 +722,189 @@ fn rollback_domain<C: MigrationConnection>(
     conn: &mut C,
     domain: &Domain,
     target: &RollbackTarget,
+    policy: &Policy,
 ) -> Result<Vec<Step>> {
-    if !conn.bookkeeping_exists()? {
-        return plan_rollback(domain, &[], target).map(|_| Vec::new());
+    if conn.bookkeeping_shape()? != crate::bookkeeping::Shape::Absent {
+        conn.ensure_bookkeeping()?;
     }
-    let applied = conn.applied(domain.name())?;
-    verify_applied(domain, &applied, C::BACKEND)?;
+    let mut applied = conn.applied(domain.name())?;
+    applied.sort_by(|a, b| version_order(&a.version, &b.version).then_with(|| a.name.cmp(&b.name)));
+    // Every known applied migration must be unchanged; a missing one is reverted from its record.
+    let known: Vec<AppliedRow> =
+        applied.iter().filter(|row| find(domain, &row.version, &row.name).is_some()).cloned().collect();
+    check_history(domain, &known, C::BACKEND, &Policy { allow_out_of_order: true, ..policy.clone() })?;
     let mut steps = Vec::new();
-    for version in plan_rollback(domain, &applied, target)? {
-        let migration = domain.find(&version).expect("verified above: every applied migration is known");
-        steps.extend(apply(conn, domain, migration, Direction::Down)?);
+    for row in plan_rollback(domain, &applied, target)? {
+        match find(domain, &row.version, &row.name) {
+            Some(migration) => steps.extend(apply(conn, domain, migration, Direction::Down, Mode::Real)?),
+            None => steps.extend(revert_from_record(conn, domain, row)?),
+        }
     }
     Ok(steps)
 }
 
-/// Versions to revert, newest first; checked completely before anything is reverted.
-fn plan_rollback(domain: &Domain, applied: &[AppliedRow], target: &RollbackTarget) -> Result<Vec<String>> {
-    let newest_first = applied.iter().rev().map(|row| row.version.clone());
-    match target {
+/// Rows to revert, newest first; checked completely before anything is reverted.
+fn plan_rollback<'r>(
+    domain: &Domain,
+    applied: &'r [AppliedRow],
+    target: &RollbackTarget,
+) -> Result<Vec<&'r AppliedRow>> {
+    let newest_first = applied.iter().rev();
+    let rows: Vec<&AppliedRow> = match target {
         RollbackTarget::Steps(steps) if *steps > applied.len() => {
-            Err(Error::RollbackTooFar { domain: domain.name().to_owned(), requested: *steps, applied: applied.len() })
+            return Err(Error::RollbackTooFar {
+                domain: domain.name().to_owned(),
+                requested: *steps,
+                applied: applied.len(),
+            });
         }
-        RollbackTarget::Steps(steps) => Ok(newest_first.take(*steps).collect()),
-        RollbackTarget::To(version) if version == "0" => Ok(newest_first.collect()),
+        RollbackTarget::Steps(steps) => newest_first.take(*steps).collect(),
+        RollbackTarget::To(version) if version == "0" => newest_first.collect(),
         RollbackTarget::To(version) if applied.iter().any(|row| &row.version == version) => {
-            Ok(newest_first.filter(|applied| applied > version).collect())
+            newest_first.filter(|row| version_order(&row.version, version) == Ordering::Greater).collect()
         }
         RollbackTarget::To(version) => {
-            Err(Error::RollbackTargetNotApplied { domain: domain.name().to_owned(), version: version.clone() })
+            return Err(Error::RollbackTargetNotApplied { domain: domain.name().to_owned(), version: version.clone() });
         }
+    };
+    if let Some(row) = rows.iter().find(|row| row.down_sql.is_none() && find(domain, &row.version, &row.name).is_none())
+    {
+        return Err(Error::NoRecordedDown {
+            domain: domain.name().to_owned(),
+            version: row.version.clone(),
+            name: row.name.clone(),
+        });
     }
+    Ok(rows)
+}
+
+/// Whether a run changes the database the user named, or replays on a scratch one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Real,
+    DryRun,
 }
 
 /// Applies or reverts one migration and updates the bookkeeping in the same transaction.
-/// Returns `None` when another migrator got there first.
+/// Returns `None` when it was already in that state.
 fn apply<C: MigrationConnection>(
     conn: &mut C,
     domain: &Domain,
     migration: &MigrationFiles,
     direction: Direction,
+    mode: Mode,
 ) -> Result<Option<Step>> {
     let in_transaction = migration.run_in_transaction(domain, C::BACKEND)?;
-    let body = |conn: &mut C| -> Result<Option<Step>> {
-        let already_applied = conn.applied(domain.name())?.iter().any(|row| row.version == migration.version);
-        if already_applied == (direction == Direction::Up) {
-            return Ok(None);
-        }
-        tracing::info!(
-            "{} {}/{}_{}",
-            if direction == Direction::Up { "applying" } else { "reverting" },
-            domain.name(),
-            migration.version,
-            migration.name
-        );
-        let started = Instant::now();
-        execute_script(conn, domain, migration, direction, in_transaction)?;
-        let elapsed = started.elapsed();
-        match direction {
-            Direction::Up => conn.record(&AppliedRow {
-                domain: domain.name().to_owned(),
-                version: migration.version.to_owned(),
-                name: migration.name.to_owned(),
-                checksum: migration.checksum(C::BACKEND),
-                applied_at: Utc::now().naive_utc(),
-                duration_ms: millis(elapsed) as i64,
-            })?,
-            Direction::Down => conn.forget(domain.name(), migration.version)?,
-        }
-        tracing::debug!(
-            domain = domain.name(),
-            version = migration.version,
-            name = migration.name,
-            ?direction,
-            ms = millis(elapsed),
-            "migration done"
-        );
-        Ok(Some(Step {
-            domain: domain.name().to_owned(),
-            version: migration.version.to_owned(),
-            name: migration.name.to_owned(),
-            direction: if direction == Direction::Up { "up" } else { "down" },
-            duration_ms: millis(elapsed),
-        }))
+    let script = Script {
+        id: migration_id(domain, migration.version, migration.name),
+        file: migration.path(domain, C::BACKEND, direction),
+        text: migration.script(C::BACKEND, direction),
+        in_transaction,
+        mode,
     };
-    if in_transaction { conn.exclusive_transaction(body) } else { body(conn) }
+    let up = migration.script(C::BACKEND, Direction::Up);
+    let row = |elapsed: Duration| AppliedRow {
+        domain: domain.name().to_owned(),
+        version: migration.version.to_owned(),
+        name: migration.name.to_owned(),
+        checksum: ChecksumAlgorithm::CURRENT.checksum(up),
+        checksum_algorithm: ChecksumAlgorithm::CURRENT.id().to_owned(),
+        applied_at: Utc::now().naive_utc(),
+        duration_ms: millis(elapsed) as i64,
+        run_in_transaction: in_transaction,
+        down_sql: Some(migration.script(C::BACKEND, Direction::Down).to_owned()),
+    };
+    run_script(conn, domain, migration.version, migration.name, direction, &script, row)
 }
 
-fn execute_script<C: MigrationConnection>(
+/// Reverts a migration whose files are gone, with its recorded `down.sql`.
+fn revert_from_record<C: MigrationConnection>(conn: &mut C, domain: &Domain, row: &AppliedRow) -> Result<Option<Step>> {
+    let down = row.down_sql.as_deref().unwrap_or_default();
+    let script = Script {
+        id: migration_id(domain, &row.version, &row.name),
+        file: format!("the down.sql recorded for {}", migration_id(domain, &row.version, &row.name)),
+        text: down,
+        in_transaction: row.run_in_transaction,
+        mode: Mode::Real,
+    };
+    tracing::warn!("{} is not in this build; reverting it with the down.sql recorded when it was applied", script.id);
+    let step = run_script(conn, domain, &row.version, &row.name, Direction::Down, &script, |_| row.clone())?;
+    Ok(step.map(|step| Step { from_record: true, ..step }))
+}
+
+struct Script<'a> {
+    id: String,
+    file: String,
+    text: &'a str,
+    in_transaction: bool,
+    mode: Mode,
+}
+
+fn run_script<C: MigrationConnection>(
     conn: &mut C,
     domain: &Domain,
-    migration: &MigrationFiles,
+    version: &str,
+    name: &str,
     direction: Direction,
-    in_transaction: bool,
-) -> Result<()> {
-    let script = migration.script(C::BACKEND, direction);
-    for (index, statement) in split_statements(script).iter().enumerate() {
-        conn.batch_execute(statement.text).map_err(|source| {
- Error::MigrationFailed(Box::new(crate::MigrationFailure {
-            migration: format!("{}/{}_{}", domain.name(), migration.version, migration.name),
-            file: migration.path(domain, C::BACKEND, direction),
-            statement: index + 1,
-            line: statement.line,
-            sql: preview(statement.text),
-            message: source.to_string(),
-            outcome: if in_transaction {
-                "it ran in a transaction, which was rolled back: the database is as it was before this migration".to_owned()
-            } else if index == 0 {
-                "it runs outside a transaction (metadata.toml: run_in_transaction = false); no statement of it had succeeded".to_owned()
-            } else {
-                format!("it runs outside a transaction (metadata.toml: run_in_transaction = false): statements 1 to {index} stay applied and must be undone or completed by hand")
-            },
+    script: &Script<'_>,
+    row: impl Fn(Duration) -> AppliedRow,
+) -> Result<Option<Step>> {
+    let body = |conn: &mut C| -> Result<Option<Step>> {
+        if conn.is_applied(domain.name(), version, name)? == (direction == Direction::Up) {
+            return Ok(None);
+        }
+        if script.mode == Mode::Real {
+            tracing::info!("{} {}", if direction == Direction::Up { "applying" } else { "reverting" }, script.id);
+        }
+        let started = Instant::now();
+        execute_script(conn, script)?;
+        let elapsed = started.elapsed();
+        match direction {
+            Direction::Up => conn.record(&row(elapsed))?,
+            Direction::Down => conn.forget(domain.name(), version, name)?,
+        }
+        Ok(Some(Step {
+            domain: domain.name().to_owned(),
+            version: version.to_owned(),
+            name: name.to_owned(),
+            direction: if direction == Direction::Up { "up" } else { "down" },
+            duration_ms: millis(elapsed),
+            from_record: false,
         }))
-})?;
+    };
+    if script.in_transaction { conn.exclusive_transaction(body) } else { body(conn) }
+}
+
+/// Runs a script statement by statement (so a failure names its statement and line, and a
+/// non-transactional script is never wrapped in an implicit transaction block).
+fn execute_script<C: MigrationConnection>(conn: &mut C, script: &Script<'_>) -> Result<()> {
+    for (index, statement) in split_statements(script.text).iter().enumerate() {
+        conn.batch_execute(statement.text).map_err(|source| {
+            let outcome = match (script.mode, script.in_transaction) {
+                (Mode::DryRun, _) => {
+                    "this ran on a scratch database: the database you named was not touched".to_owned()
+                }
+                (Mode::Real, true) => {
+                    "it ran in a transaction, which was rolled back: the database is as it was before this migration"
+                        .to_owned()
+                }
+                (Mode::Real, false) if index == 0 => {
+                    "it runs outside a transaction (metadata.toml: run_in_transaction = false); no statement of it had succeeded".to_owned()
+                }
+                (Mode::Real, false) => format!(
+                    "it runs outside a transaction (metadata.toml: run_in_transaction = false): statements 1 to {index} stay applied and must be undone or completed by hand"
+                ),
+            };
+            Error::MigrationFailed(Box::new(MigrationFailure {
+                migration: script.id.clone(),
+                file: script.file.clone(),
+                statement: index + 1,
+                line: statement.line,
+                sql: preview(statement.text),
+                message: source.to_string(),
+                outcome,
+            }))
+        })?;
     }
     Ok(())
 }
@@ -368,4 +920,17 @@ fn preview(sql: &str) -> String {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_as_numbers() {
+        assert_eq!(version_order("9", "10"), Ordering::Less);
+        assert_eq!(version_order("20251003000100", "20251003000000"), Ordering::Greater);
+        assert_eq!(version_order("007", "7"), Ordering::Equal);
+        assert_eq!(version_order("a", "b"), Ordering::Less);
+    }
 }

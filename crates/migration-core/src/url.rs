@@ -9,7 +9,7 @@ use crate::{Error, Result};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/intake.db";
 
 /// The two supported backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// PostgreSQL, the production backend.
@@ -86,6 +86,21 @@ impl DatabaseUrl {
             });
         }
         Ok(DatabaseUrl::SqliteFile(PathBuf::from(trimmed)))
+    }
+
+    /// The same PostgreSQL server and options with another database; `None` for SQLite.
+    pub fn with_database(&self, name: &str) -> Option<DatabaseUrl> {
+        let DatabaseUrl::Postgres(url) = self else { return None };
+        let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[scheme_end..].find('/') {
+            Some(slash) => &base[..scheme_end + slash],
+            None => base,
+        };
+        Some(DatabaseUrl::Postgres(match query {
+            Some(query) => format!("{base}/{name}?{query}"),
+            None => format!("{base}/{name}"),
+        }))
     }
 
     /// The backend this URL selects.
@@ -174,6 +189,22 @@ mod tests {
         assert_eq!(url.to_string(), "postgres://alice:***@db.example:5432/prod");
         let url = DatabaseUrl::parse("postgres://alice@db.example/prod").unwrap();
         assert_eq!(url.to_string(), "postgres://alice@db.example/prod");
+    }
+
+    #[test]
+    fn with_database_replaces_only_the_database() {
+        let cases = [
+            ("postgres://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/x"),
+            ("postgres://h:1/db?sslmode=disable", "postgres://h:1/x?sslmode=disable"),
+            ("postgres://h", "postgres://h/x"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(
+                DatabaseUrl::parse(url).unwrap().with_database("x"),
+                Some(DatabaseUrl::Postgres(expected.into()))
+            );
+        }
+        assert_eq!(DatabaseUrl::parse("a.db").unwrap().with_database("x"), None);
     }
 
     #[test]

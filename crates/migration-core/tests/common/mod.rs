@@ -176,7 +176,7 @@ pub fn live_schema(connection: &mut DbConnection) -> Vec<String> {
         .expect("read the live schema")
         .into_iter()
         .map(|o| o.object)
-        .filter(|o| !o.contains("intake_schema_migrations"))
+        .filter(|o| !o.contains("intake_schema_"))
         .collect();
     objects.sort();
     objects

@@ -1,0 +1,185 @@
+//! The migrator lock: one migrator at a time per database, for the whole of a `run`,
+//! `rollback`, `redo` or `rebless`, including migrations that run outside a transaction.
+//!
+//! - PostgreSQL: a session-level advisory lock on a connection of its own (not from the pool).
+//!   The server releases it when that connection closes, so a crashed or killed holder never
+//!   leaves it behind. Waiters read `pg_locks` and `pg_stat_activity` to say who holds it.
+//! - SQLite: an OS file lock (`flock`) on `<database file>.migrate-lock`, released by the
+//!   kernel when the holder exits however it exits. The holder writes who it is into the file.
+//! - `:memory:`: private to one connection; nothing to lock.
+//!
+//! Each migration's own transaction still takes the write lock importers take
+//! ([`MigrationConnection::exclusive_transaction`](crate::MigrationConnection::exclusive_transaction)),
+//! under a different advisory key so the two never wait on each other.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use crate::{Database, DatabaseUrl, Error, Result};
+
+/// Key of the session-level advisory lock that serialises migrators ("intmig" in ASCII);
+/// distinct from the transaction-level key writers take.
+pub(crate) const MIGRATOR_LOCK_KEY: i64 = 0x696e_746d_6967;
+
+/// How long a migrator waits for another one by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Held while a migrator works; dropping it releases the lock.
+#[must_use = "the lock is released when this is dropped"]
+pub(crate) enum MigratorLock {
+    /// The connection holding the advisory lock; closing it releases the lock.
+    Postgres(#[allow(dead_code, reason = "held for its Drop: closing it releases the lock")] PgConnection),
+    /// The locked file.
+    Sqlite(#[allow(dead_code, reason = "held for its Drop: closing it releases the lock")] File),
+    /// `:memory:`: nothing to lock.
+    Private,
+}
+
+impl MigratorLock {
+    /// Waits up to `timeout` for the lock on `db`.
+    pub(crate) fn acquire(db: &Database, timeout: Duration) -> Result<Self> {
+        let me = Holder::current();
+        match db.url() {
+            DatabaseUrl::Postgres(_) => acquire_postgres(db, &me, timeout),
+            DatabaseUrl::SqliteFile(path) => acquire_file(lock_path(path), &me, timeout),
+            DatabaseUrl::SqliteMemory => Ok(MigratorLock::Private),
+        }
+    }
+}
+
+/// Who runs this process: pid, operating-system user and host.
+#[derive(Debug, Clone)]
+pub(crate) struct Holder {
+    pid: u32,
+    user: String,
+    host: String,
+}
+
+impl Holder {
+    pub(crate) fn current() -> Self {
+        Holder { pid: std::process::id(), user: os_user(), host: host_name() }
+    }
+
+    fn describe(&self) -> String {
+        format!("intake migrate: pid {}, user {} on {}", self.pid, self.user, self.host)
+    }
+}
+
+/// The operating-system user running this process (`USER`, `LOGNAME` or `USERNAME`).
+pub(crate) fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "an unknown host".to_owned())
+}
+
+fn lock_path(database: &std::path::Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    PathBuf::from(name)
+}
+
+fn acquire_postgres(db: &Database, me: &Holder, timeout: Duration) -> Result<MigratorLock> {
+    let mut conn = db.establish_postgres()?;
+    let query = |context: &str| {
+        let context = context.to_owned();
+        move |source| Error::Query { context, source }
+    };
+    conn.batch_execute(&format!("SET application_name = {}", crate::bookkeeping::literal(&me.describe())))
+        .map_err(query("name the migrator's connection"))?;
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "pg_try_advisory_lock({MIGRATOR_LOCK_KEY})"
+        )))
+        .get_result(&mut conn)
+        .map_err(query("take the migrator lock"))?;
+        if locked {
+            return Ok(MigratorLock::Postgres(conn));
+        }
+        let holder = postgres_holder(&mut conn).unwrap_or_else(|| "another migrator".to_owned());
+        if started.elapsed() >= timeout {
+            return Err(Error::LockTimeout { waited: timeout, holder });
+        }
+        if !announced {
+            tracing::info!("waiting up to {} s for the migration lock, held by {holder}", timeout.as_secs());
+            announced = true;
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Who holds the migrator lock, from the server's own view.
+fn postgres_holder(conn: &mut PgConnection) -> Option<String> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        holder: String,
+    }
+    let high = MIGRATOR_LOCK_KEY >> 32;
+    let low = MIGRATOR_LOCK_KEY & 0xffff_ffff;
+    diesel::sql_query(format!(
+        "SELECT coalesce(nullif(a.application_name, ''), 'a client without a name')
+                || ' (server pid ' || a.pid || ', ' || coalesce(a.usename, '?') || '@' || coalesce(host(a.client_addr), 'local socket')
+                || ', connected ' || to_char(a.backend_start AT TIME ZONE 'utc', 'YYYY-MM-DD HH24:MI:SS') || ' UTC)' AS holder
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {high} AND l.objid = {low} AND l.objsubid = 1
+         LIMIT 1"
+    ))
+    .get_result::<Row>(conn)
+    .ok()
+    .map(|row| row.holder)
+}
+
+fn acquire_file(path: PathBuf, me: &Holder, timeout: Duration) -> Result<MigratorLock> {
+    let io_error = |source: std::io::Error| Error::LockFile { path: path.clone(), source };
+    let mut file =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_error)?;
+    let started = Instant::now();
+    let mut announced = false;
+    loop {
+        match file.try_lock() {
+            Ok(()) => {
+                let since = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC");
+                file.set_len(0).map_err(io_error)?;
+                file.rewind().map_err(io_error)?;
+                file.write_all(format!("{} (since {since})\n", me.describe()).as_bytes()).map_err(io_error)?;
+                return Ok(MigratorLock::Sqlite(file));
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut holder));
+                let holder = match holder.trim() {
+                    "" => "another migrator".to_owned(),
+                    text => text.to_owned(),
+                };
+                if started.elapsed() >= timeout {
+                    return Err(Error::LockTimeout { waited: timeout, holder });
+                }
+                if !announced {
+                    tracing::info!("waiting up to {} s for the migration lock, held by {holder}", timeout.as_secs());
+                    announced = true;
+                }
+                std::thread::sleep(POLL_INTERVAL);
+            }
+            Err(TryLockError::Error(source)) => return Err(io_error(source)),
+        }
+    }
+}
