@@ -63,7 +63,7 @@ pub use bookkeeping::{AppliedRow, AuditRow, MigrationConnection, Shape};
 pub use checksum::ChecksumAlgorithm;
 pub use database::{CONNECT_TIMEOUT, Database, DbConnection, PgPooled, SQLITE_BUSY_TIMEOUT_MS, SqlitePooled};
 pub use domain::{Direction, Domain, MigrationFiles, Scripts};
-pub use lock::DEFAULT_LOCK_TIMEOUT;
+pub use lock::{DEFAULT_LOCK_TIMEOUT, MigrationLock};
 pub use runner::{
     CheckReport, MigrationStatus, Migrator, Plan, PlannedMigration, Policy, RollbackTarget, State, Step, Verification,
     VerifyFailure,

@@ -31,9 +31,15 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// Held while a migrator works; dropping it releases the lock.
+/// The migrator lock of one database, held until dropped. [`Migrator`](crate::Migrator) takes
+/// it for every change; a tool that must keep migrators out for a while can take it too.
 #[must_use = "the lock is released when this is dropped"]
-pub(crate) enum MigratorLock {
+pub struct MigrationLock {
+    #[allow(dead_code, reason = "held for its Drop: closing it releases the lock")]
+    held: Held,
+}
+
+enum Held {
     /// The connection holding the advisory lock; closing it releases the lock.
     Postgres(#[allow(dead_code, reason = "held for its Drop: closing it releases the lock")] PgConnection),
     /// The locked file.
@@ -42,15 +48,23 @@ pub(crate) enum MigratorLock {
     Private,
 }
 
-impl MigratorLock {
-    /// Waits up to `timeout` for the lock on `db`.
-    pub(crate) fn acquire(db: &Database, timeout: Duration) -> Result<Self> {
+impl MigrationLock {
+    /// Waits up to `timeout` for the lock on `db`; fails with [`Error::LockTimeout`], naming
+    /// the holder, when it stays taken.
+    pub fn acquire(db: &Database, timeout: Duration) -> Result<Self> {
         let me = Holder::current();
-        match db.url() {
-            DatabaseUrl::Postgres(_) => acquire_postgres(db, &me, timeout),
-            DatabaseUrl::SqliteFile(path) => acquire_file(lock_path(path), &me, timeout),
-            DatabaseUrl::SqliteMemory => Ok(MigratorLock::Private),
-        }
+        let held = match db.url() {
+            DatabaseUrl::Postgres(_) => acquire_postgres(db, &me, timeout)?,
+            DatabaseUrl::SqliteFile(path) => acquire_file(lock_path(path), &me, timeout)?,
+            DatabaseUrl::SqliteMemory => Held::Private,
+        };
+        Ok(MigrationLock { held })
+    }
+}
+
+impl std::fmt::Debug for MigrationLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MigrationLock")
     }
 }
 
@@ -72,12 +86,26 @@ impl Holder {
     }
 }
 
-/// The operating-system user running this process (`USER`, `LOGNAME` or `USERNAME`).
+/// The operating-system user running this process: `USER`, `LOGNAME` or `USERNAME`, else the
+/// name `/etc/passwd` gives the process's uid (services and CI often set none of those).
 pub(crate) fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .or_else(user_of_uid)
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn user_of_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status.lines().find_map(|line| line.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
 
 fn host_name() -> String {
@@ -95,7 +123,7 @@ fn lock_path(database: &std::path::Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn acquire_postgres(db: &Database, me: &Holder, timeout: Duration) -> Result<MigratorLock> {
+fn acquire_postgres(db: &Database, me: &Holder, timeout: Duration) -> Result<Held> {
     let mut conn = db.establish_postgres()?;
     let query = |context: &str| {
         let context = context.to_owned();
@@ -112,7 +140,7 @@ fn acquire_postgres(db: &Database, me: &Holder, timeout: Duration) -> Result<Mig
         .get_result(&mut conn)
         .map_err(query("take the migrator lock"))?;
         if locked {
-            return Ok(MigratorLock::Postgres(conn));
+            return Ok(Held::Postgres(conn));
         }
         let holder = postgres_holder(&mut conn).unwrap_or_else(|| "another migrator".to_owned());
         if started.elapsed() >= timeout {
@@ -148,7 +176,7 @@ fn postgres_holder(conn: &mut PgConnection) -> Option<String> {
     .map(|row| row.holder)
 }
 
-fn acquire_file(path: PathBuf, me: &Holder, timeout: Duration) -> Result<MigratorLock> {
+fn acquire_file(path: PathBuf, me: &Holder, timeout: Duration) -> Result<Held> {
     let io_error = |source: std::io::Error| Error::LockFile { path: path.clone(), source };
     let mut file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io_error)?;
@@ -161,7 +189,7 @@ fn acquire_file(path: PathBuf, me: &Holder, timeout: Duration) -> Result<Migrato
                 file.set_len(0).map_err(io_error)?;
                 file.rewind().map_err(io_error)?;
                 file.write_all(format!("{} (since {since})\n", me.describe()).as_bytes()).map_err(io_error)?;
-                return Ok(MigratorLock::Sqlite(file));
+                return Ok(Held::Sqlite(file));
             }
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();

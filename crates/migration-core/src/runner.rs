@@ -10,7 +10,7 @@ use crate::bookkeeping::{AppliedRow, AuditRow, MigrationConnection};
 use crate::checksum::ChecksumAlgorithm;
 use crate::domain::{Direction, Domain, MigrationFiles};
 use crate::lint::{self, LintFinding};
-use crate::lock::{self, MigratorLock};
+use crate::lock::{self, MigrationLock};
 use crate::scratch::Scratch;
 use crate::snapshot::{Drift, Snapshot};
 use crate::sql::split_statements;
@@ -148,6 +148,16 @@ pub struct PlannedMigration {
     pub sql: String,
     /// The lint warnings for it.
     pub lint: Vec<LintFinding>,
+    /// How it failed when replayed on a scratch database (`run` would fail the same way);
+    /// the migrations after it were not replayed.
+    pub fails: Option<String>,
+}
+
+impl Plan {
+    /// Whether every pending migration ran on the scratch database.
+    pub fn would_succeed(&self) -> bool {
+        self.migrations.iter().all(|m| m.fails.is_none())
+    }
 }
 
 /// The outcome of `verify`.
@@ -285,7 +295,7 @@ impl<'d> Migrator<'d> {
     /// version (each unless the [`Policy`] allows it).
     pub fn run(&self, db: &Database, domain: Option<&str>) -> Result<Vec<Step>> {
         let domains = self.select(domain)?;
-        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
+        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
         dispatch!(connection, conn => run_domains(conn, &domains, &self.policy))
     }
@@ -302,7 +312,7 @@ impl<'d> Migrator<'d> {
     /// gone is reverted with the `down.sql` recorded when it was applied.
     pub fn rollback(&self, db: &Database, domain: Option<&str>, target: &RollbackTarget) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
-        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
+        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
         dispatch!(connection, conn => rollback_domain(conn, domain, target, &self.policy))
     }
@@ -311,7 +321,7 @@ impl<'d> Migrator<'d> {
     /// that `down.sql` really undoes `up.sql` on this database.
     pub fn redo(&self, db: &Database, domain: Option<&str>, steps: usize) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
-        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
+        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
         dispatch!(connection, conn => {
             let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps), &self.policy)?;
@@ -329,8 +339,8 @@ impl<'d> Migrator<'d> {
 
     /// What `run` would do, without changing the database: each pending migration with its
     /// transaction mode, exact SQL and lint warnings. The pending migrations are replayed on
-    /// a scratch database (after the applied ones) to find what they would break; an error
-    /// there is returned as `run` would return it.
+    /// a scratch database (after the applied ones) to find what they would break; the first
+    /// that fails there carries its error in [`PlannedMigration::fails`].
     pub fn plan(&self, db: &Database, domain: Option<&str>) -> Result<Plan> {
         let domains = self.select(domain)?;
         let mut connection = db.get()?;
@@ -346,10 +356,22 @@ impl<'d> Migrator<'d> {
         self.replay_applied(db, &scratch)?;
         let mut plan = Plan { migrations: Vec::new() };
         let mut scratch_connection = scratch.database().get()?;
+        let mut replaying = true;
         for (domain, pending) in &pending_by_domain {
             for migration in pending {
                 let before = Snapshot::read(&mut scratch_connection)?;
                 let in_transaction = migration.run_in_transaction(domain, backend)?;
+                let fails = if replaying {
+                    match dispatch!(scratch_connection, conn => apply(conn, domain, migration, Direction::Up, Mode::DryRun))
+                    {
+                        Ok(_) => None,
+                        Err(Error::MigrationFailed(failure)) => Some(failure.to_string()),
+                        Err(other) => return Err(other),
+                    }
+                } else {
+                    None
+                };
+                replaying &= fails.is_none();
                 plan.migrations.push(PlannedMigration {
                     domain: domain.name().to_owned(),
                     version: migration.version.to_owned(),
@@ -358,8 +380,8 @@ impl<'d> Migrator<'d> {
                     in_transaction,
                     sql: migration.script(backend, Direction::Up).to_owned(),
                     lint: lint::lint_migration(domain, migration, backend, in_transaction, &before),
+                    fails,
                 });
-                dispatch!(scratch_connection, conn => apply(conn, domain, migration, Direction::Up, Mode::DryRun))?;
             }
         }
         let after = Snapshot::read(&mut scratch_connection)?;
@@ -436,7 +458,7 @@ impl<'d> Migrator<'d> {
         if reason.trim().is_empty() {
             return Err(Error::ReasonRequired);
         }
-        let _lock = MigratorLock::acquire(db, self.policy.lock_timeout)?;
+        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
         let backend = db.backend();
         dispatch!(connection, conn => {
@@ -469,7 +491,7 @@ impl<'d> Migrator<'d> {
                 old_checksum: row.checksum.clone(),
                 new_checksum: current.checksum(up),
                 checksum_algorithm: current.id().to_owned(),
-                at: Utc::now().naive_utc(),
+                at: now_to_the_microsecond(),
                 os_user: lock::os_user(),
                 reason: reason.trim().to_owned(),
             };
@@ -809,7 +831,7 @@ fn apply<C: MigrationConnection>(
         name: migration.name.to_owned(),
         checksum: ChecksumAlgorithm::CURRENT.checksum(up),
         checksum_algorithm: ChecksumAlgorithm::CURRENT.id().to_owned(),
-        applied_at: Utc::now().naive_utc(),
+        applied_at: now_to_the_microsecond(),
         duration_ms: millis(elapsed) as i64,
         run_in_transaction: in_transaction,
         down_sql: Some(migration.script(C::BACKEND, Direction::Down).to_owned()),
@@ -916,6 +938,12 @@ fn preview(sql: &str) -> String {
         Some((cut, _)) => format!("{}…", &flat[..cut]),
         None => flat,
     }
+}
+
+/// Now, at the precision both backends store (PostgreSQL keeps microseconds).
+fn now_to_the_microsecond() -> NaiveDateTime {
+    let now = Utc::now().naive_utc();
+    chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)
 }
 
 fn millis(duration: Duration) -> u64 {
