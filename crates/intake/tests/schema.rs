@@ -1,0 +1,86 @@
+//! The schema intake ships, through `intake migrate`: both backends agree, every migration
+//! reverses, the live schema is checked for drift, and the lint sees what it must.
+
+mod common;
+
+use common::{intake, stdout};
+use migration_core::Snapshot;
+use test_support::{TestDatabase, on_both_backends};
+
+fn snapshot(db: &TestDatabase) -> Snapshot {
+    serde_json::from_str(&stdout(&intake(db.url(), &["migrate", "snapshot", "--json"]))).unwrap()
+}
+
+/// Every domain's migrations give the same tables, columns, keys, indexes and foreign-key
+/// actions on PostgreSQL and SQLite, up to the documented type mapping.
+#[test]
+fn postgres_and_sqlite_schemas_agree_for_every_domain() {
+    let postgres = TestDatabase::postgres();
+    let sqlite = TestDatabase::sqlite();
+    for db in [&postgres, &sqlite] {
+        stdout(&intake(db.url(), &["migrate"]));
+    }
+    let (postgres, sqlite) = (snapshot(&postgres), snapshot(&sqlite));
+    assert!(postgres.objects.len() > 20, "{postgres:#?}");
+    let problems = migration_core::snapshot::parity(&postgres, &sqlite);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+fn verify_proves_every_migration_reverses(db: &TestDatabase) {
+    let output = stdout(&intake(db.url(), &["migrate", "verify"]));
+    assert!(output.contains("ok  execution_dedup/20251003000000_create_imported_executions"), "{output}");
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&intake(db.url(), &["migrate", "verify", "--json"]))).unwrap();
+    assert!(report["failure"].is_null(), "{report}");
+    assert_eq!(report["verified"].as_array().unwrap().len(), execution_dedup::MIGRATIONS.migrations().len());
+}
+
+fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
+    stdout(&intake(db.url(), &["migrate"]));
+    let clean = stdout(&intake(db.url(), &["migrate", "check"]));
+    assert!(clean.contains("no drift"), "{clean}");
+    assert!(stdout(&intake(db.url(), &["migrate", "status"])).contains("Drift: no drift"));
+    db.database()
+        .get()
+        .unwrap()
+        .batch_execute("ALTER TABLE trades ADD COLUMN note TEXT; DROP INDEX idx_imported_executions_csv_file;")
+        .unwrap();
+    let drifted = intake(db.url(), &["migrate", "check"]);
+    assert_eq!(drifted.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&drifted.stdout);
+    assert!(out.contains("drift: column trades.note not in migrations"), "{out}");
+    assert!(out.contains("drift: index idx_imported_executions_csv_file missing"), "{out}");
+    assert!(String::from_utf8_lossy(&drifted.stderr).contains("the database differs from its migrations"));
+    let status = stdout(&intake(db.url(), &["migrate", "status"]));
+    assert!(status.contains("Drift: DRIFT: 2 differences"), "{status}");
+}
+
+/// Seed 004's second index on `execution_id` duplicates its UNIQUE constraint's index: the
+/// lint flags it with the file and line that created it.
+fn the_lint_flags_seed_004s_redundant_index(db: &TestDatabase) {
+    stdout(&intake(db.url(), &["migrate"]));
+    let output = stdout(&intake(db.url(), &["migrate", "check"]));
+    let expected = format!(
+        "migrations/execution_dedup/{}/20251003000000_create_imported_executions/up.sql:15: warning[redundant-index]: index idx_imported_executions_exec_id (execution_id) is redundant with unique imported_executions (execution_id)",
+        db.backend().folder()
+    );
+    assert!(output.contains(&expected), "{output}");
+}
+
+fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
+    let output = stdout(&intake(db.url(), &["migrate", "plan"]));
+    assert!(output.contains("3 migration(s) would be applied"), "{output}");
+    assert!(output.contains("== execution_dedup/20251003000000_create_imported_executions (in one transaction)"));
+    assert!(output.contains("CREATE TABLE imported_executions"), "shows the exact SQL: {output}");
+    assert!(output.contains("warning[redundant-index]"), "{output}");
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout(&intake(db.url(), &["migrate", "status", "--json", "--no-drift"]))).unwrap();
+    assert!(status["migrations"].as_array().unwrap().iter().all(|m| m["state"] == "pending"), "{status}");
+}
+
+on_both_backends!(
+    verify_proves_every_migration_reverses,
+    check_exits_one_on_drift_and_status_says_so,
+    the_lint_flags_seed_004s_redundant_index,
+    plan_lists_pending_migrations_and_changes_nothing,
+);
