@@ -43,7 +43,7 @@ impl ChecksumAlgorithm {
                 let text = script.strip_prefix('\u{feff}').unwrap_or(script);
                 let mut rest = text;
                 while let Some(at) = rest.find("\r\n") {
-                    hasher.update(rest[..at].as_bytes());
+                    hasher.update(&rest.as_bytes()[..at]);
                     hasher.update(b"\n");
                     rest = &rest[at + 2..];
                 }

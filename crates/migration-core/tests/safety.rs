@@ -166,7 +166,7 @@ fn rebless_accepts_an_edit_once_with_an_audit_row(db: &TestDatabase) {
     let mut connection = db.database().get().unwrap();
     let trail = dispatch!(connection, conn => conn.audit_trail("demo")).unwrap();
     drop(connection);
-    assert_eq!(trail, [audit.clone()]);
+    assert_eq!(trail, std::slice::from_ref(&audit));
     assert_eq!(applied_rows(db, "demo")[0].checksum, audit.new_checksum);
     assert!(edited.run(db.database(), None).unwrap().is_empty(), "the edit is accepted");
     assert!(matches!(edited.rebless(db.database(), None, "1", "again"), Err(Error::NothingToRebless { .. })));
