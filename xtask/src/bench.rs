@@ -10,13 +10,15 @@ use std::process::Command;
 
 use crate::shell::{self, step};
 
+mod migrate;
 mod payloads;
 mod validate;
 
 const USAGE: &str = "\
-cargo xtask bench <dedup|validate> [OPTIONS]
+cargo xtask bench <dedup|validate|migrate> [OPTIONS]
 
   validate: the upload validator natively and in Chromium (see `cargo xtask bench validate --help`)
+  migrate:  the migration core's overhead, and the schema beside alembic (see `cargo xtask bench migrate --help`)
 
 cargo xtask bench dedup [OPTIONS]
 
@@ -39,6 +41,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("dedup") => dedup(&args[1..]),
         Some("validate") => validate::run(&args[1..]),
+        Some("migrate") => migrate::run(&args[1..]),
         Some("--help" | "-h" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -131,7 +134,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
         // intake: a fresh, migrated database; import, then import the same file again.
         let url = match backend {
             "pg" => {
-                recreate_pg(&options, "intake_bench")?;
+                recreate_pg(&options.pg, "intake_bench")?;
                 options.database("intake_bench")
             }
             _ => {
@@ -157,7 +160,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
         }
 
         // The peers, each on its own fresh table (the script resets it), then re-import.
-        recreate_pg(&options, "peer_bench")?;
+        recreate_pg(&options.pg, "peer_bench")?;
         let methods: &[&str] =
             if backend == "pg" { &["core_exec_many", "copy", "orm"] } else { &["core_exec_many", "orm"] };
         for &method in methods {
@@ -203,7 +206,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
             .join(if backend == "pg" { "postgres" } else { "sqlite" })
             .join("20251003000000_create_imported_executions/up.sql");
         let (tool, mut command) = if backend == "pg" {
-            recreate_pg(&options, "intake_bench_raw")?;
+            recreate_pg(&options.pg, "intake_bench_raw")?;
             let raw = options.database("intake_bench_raw");
             step(
                 "seed table",
@@ -234,7 +237,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
         });
     }
     for name in ["intake_bench", "intake_bench_raw", "peer_bench"] {
-        drop_pg(&options, name);
+        drop_pg(&options.pg, name);
     }
     let report = render(&options, &results);
     print!("{report}");
@@ -398,26 +401,27 @@ fn json_number(line: &str, key: &str) -> Result<f64, String> {
     json_field(line, key).and_then(|v| v.parse().ok()).ok_or(format!("no number `{key}` in {line}"))
 }
 
-fn recreate_pg(options: &Options, name: &str) -> Result<(), String> {
-    drop_pg(options, name);
+/// Drops and creates database `name` on the server at `server` (a URL without a database).
+fn recreate_pg(server: &str, name: &str) -> Result<(), String> {
+    drop_pg(server, name);
     step(
         &format!("create database {name}"),
         Command::new("psql").args([
             "-X",
             "-q",
-            &options.database("postgres"),
+            &format!("{}/postgres", server.trim_end_matches('/')),
             "-c",
             &format!("CREATE DATABASE {name}"),
         ]),
     )
 }
 
-fn drop_pg(options: &Options, name: &str) {
+fn drop_pg(server: &str, name: &str) {
     let _ = Command::new("psql")
         .args([
             "-X",
             "-q",
-            &options.database("postgres"),
+            &format!("{}/postgres", server.trim_end_matches('/')),
             "-c",
             &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
         ])

@@ -39,7 +39,10 @@ fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
     stdout(&intake(db.url(), &["migrate"]));
     let clean = stdout(&intake(db.url(), &["migrate", "check"]));
     assert!(clean.contains("no drift"), "{clean}");
-    assert!(stdout(&intake(db.url(), &["migrate", "status"])).contains("Drift: no drift"));
+    assert!(
+        stdout(&intake(db.url(), &["migrate", "status"]))
+            .contains("\nno drift: the schema is what its 3 applied migration(s) produce")
+    );
     db.database()
         .get()
         .unwrap()
@@ -52,7 +55,7 @@ fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
     assert!(out.contains("drift: index idx_imported_executions_csv_file missing"), "{out}");
     assert!(String::from_utf8_lossy(&drifted.stderr).contains("the database differs from its migrations"));
     let status = stdout(&intake(db.url(), &["migrate", "status"]));
-    assert!(status.contains("Drift: DRIFT: 2 differences"), "{status}");
+    assert!(status.contains("\ndrift: 2 differences from the applied migrations"), "{status}");
 }
 
 /// Seed 004's second index on `execution_id` duplicates its UNIQUE constraint's index: the
@@ -78,7 +81,36 @@ fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     assert!(status["migrations"].as_array().unwrap().iter().all(|m| m["state"] == "pending"), "{status}");
 }
 
+/// A recorded checksum that no longer matches (as after an edit) stops `migrate` until the
+/// edit is reblessed with a reason.
+fn rebless_accepts_an_edited_migration_with_a_reason(db: &TestDatabase) {
+    stdout(&intake(db.url(), &["migrate"]));
+    db.database()
+        .get()
+        .unwrap()
+        .batch_execute("UPDATE intake_schema_migrations SET checksum = 'edited' WHERE version = '20251003000100'")
+        .unwrap();
+    let refused = intake(db.url(), &["migrate"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("20251003000100_create_trades/up.sql was edited"));
+    let status = stdout(&intake(db.url(), &["migrate", "status", "--no-drift"]));
+    assert!(status.contains("MODIFIED"), "{status}");
+    let without_reason = intake(db.url(), &["migrate", "rebless", "20251003000100", "--domain", "execution_dedup"]);
+    assert_eq!(without_reason.status.code(), Some(2), "clap requires --reason");
+    let blessed = stdout(&intake(
+        db.url(),
+        &["migrate", "rebless", "20251003000100", "--domain", "execution_dedup", "--reason", "comment reworded"],
+    ));
+    assert!(
+        blessed.contains("Reblessed execution_dedup/20251003000100_create_trades: checksum edited → "),
+        "{blessed}"
+    );
+    assert!(blessed.contains("because: comment reworded"), "{blessed}");
+    assert!(stdout(&intake(db.url(), &["migrate"])).contains("Nothing to do"));
+}
+
 on_both_backends!(
+    rebless_accepts_an_edited_migration_with_a_reason,
     verify_proves_every_migration_reverses,
     check_exits_one_on_drift_and_status_says_so,
     the_lint_flags_seed_004s_redundant_index,

@@ -219,7 +219,7 @@ pub trait MigrationConnection: Connection + SimpleConnection {
         }
     }
 
-    /// Creates the bookkeeping tables if they are missing, and upgrades a first-release table
+    /// Creates the bookkeeping table if it is missing, and upgrades a first-release table
     /// in place (its rows keep their checksums, marked with the first algorithm).
     fn ensure_bookkeeping(&mut self) -> Result<()> {
         self.exclusive_transaction(|conn| {
@@ -241,9 +241,15 @@ pub trait MigrationConnection: Connection + SimpleConnection {
                 conn.batch_execute(&upgrade).map_err(query("upgrade intake_schema_migrations"))?;
             }
             conn.batch_execute(&create_migrations_table("intake_schema_migrations"))
-                .map_err(query("create intake_schema_migrations"))?;
-            conn.batch_execute(CREATE_AUDIT_TABLE).map_err(query("create intake_schema_migration_audit"))
+                .map_err(query("create intake_schema_migrations"))
         })
+    }
+
+    /// Creates the audit table if it is missing (on the first `rebless`, so a database that
+    /// never needed one has none).
+    fn ensure_audit(&mut self) -> Result<()> {
+        self.batch_execute(CREATE_AUDIT_TABLE)
+            .map_err(|source| Error::Query { context: "create intake_schema_migration_audit".into(), source })
     }
 
     /// Applied migrations of `domain`, by version then name; empty when nothing was migrated.

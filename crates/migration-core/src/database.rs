@@ -18,9 +18,43 @@ const LIBPQ_CONNECT_TIMEOUT_SECONDS: u32 = 4;
 pub const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 /// A pooled PostgreSQL connection.
-pub type PgPooled = PooledConnection<ConnectionManager<PgConnection>>;
+pub type PgPooled = PooledConnection<Seeded<PgConnection>>;
 /// A pooled SQLite connection.
-pub type SqlitePooled = PooledConnection<ConnectionManager<SqliteConnection>>;
+pub type SqlitePooled = PooledConnection<Seeded<SqliteConnection>>;
+
+/// diesel's connection manager, handing out first the connection [`Database::connect`] opened
+/// to check the URL, so a short-lived process (a CLI run) opens one connection, not two.
+pub struct Seeded<C: diesel::r2d2::R2D2Connection + 'static> {
+    manager: ConnectionManager<C>,
+    seed: std::sync::Mutex<Option<C>>,
+}
+
+impl<C: diesel::r2d2::R2D2Connection + 'static> Seeded<C> {
+    fn new(target: String, seed: Option<C>) -> Self {
+        Seeded { manager: ConnectionManager::new(target), seed: std::sync::Mutex::new(seed) }
+    }
+}
+
+impl<C: diesel::r2d2::R2D2Connection + Send + 'static> diesel::r2d2::ManageConnection for Seeded<C> {
+    type Connection = C;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<C, Self::Error> {
+        let seed = self.seed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        match seed {
+            Some(connection) => Ok(connection),
+            None => self.manager.connect(),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut C) -> std::result::Result<(), Self::Error> {
+        self.manager.is_valid(conn)
+    }
+
+    fn has_broken(&self, conn: &mut C) -> bool {
+        self.manager.has_broken(conn)
+    }
+}
 
 /// A pool of connections to one database, on whichever backend its URL names.
 #[derive(Clone)]
@@ -31,8 +65,8 @@ pub struct Database {
 
 #[derive(Clone)]
 enum Pools {
-    Postgres(Pool<ConnectionManager<PgConnection>>),
-    Sqlite(Pool<ConnectionManager<SqliteConnection>>),
+    Postgres(Pool<Seeded<PgConnection>>),
+    Sqlite(Pool<Seeded<SqliteConnection>>),
 }
 
 /// One connection taken from a [`Database`]; it returns to the pool when dropped.
@@ -87,9 +121,9 @@ impl Database {
                 let conninfo = with_connect_timeout(raw);
                 // Establish once directly: r2d2 would retry until its timeout and could only
                 // report "timed out"; libpq's first answer is the useful one.
-                PgConnection::establish(&conninfo).map_err(|source| Error::Connect { url: url.clone(), source })?;
-                let manager = ConnectionManager::<PgConnection>::new(conninfo);
-                Pools::Postgres(builder(10).build_unchecked(manager))
+                let probe =
+                    PgConnection::establish(&conninfo).map_err(|source| Error::Connect { url: url.clone(), source })?;
+                Pools::Postgres(builder(10).build_unchecked(Seeded::new(conninfo, Some(probe))))
             }
             DatabaseUrl::SqliteFile(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -101,14 +135,13 @@ impl Database {
                     .map_err(|source| Error::Connect { url: url.clone(), source })?;
                 configure_sqlite(&mut probe)
                     .map_err(|source| Error::Query { context: format!("configure SQLite database {url}"), source })?;
-                drop(probe);
-                let manager = ConnectionManager::<SqliteConnection>::new(target);
+                let manager = Seeded::new(target, Some(probe));
                 Pools::Sqlite(builder(8).connection_customizer(Box::new(SqlitePragmas)).build_unchecked(manager))
             }
             DatabaseUrl::SqliteMemory => {
                 // Every connection to :memory: is its own database: the pool holds exactly one,
                 // kept open for the pool's lifetime.
-                let manager = ConnectionManager::<SqliteConnection>::new(":memory:");
+                let manager = Seeded::new(":memory:".to_owned(), None);
                 let pool = builder(1)
                     .min_idle(Some(1))
                     .idle_timeout(None)
@@ -171,7 +204,7 @@ impl DbConnection {
     }
 }
 
-fn builder<C: diesel::r2d2::R2D2Connection + 'static>(max_size: u32) -> diesel::r2d2::Builder<ConnectionManager<C>> {
+fn builder<C: diesel::r2d2::R2D2Connection + Send + 'static>(max_size: u32) -> diesel::r2d2::Builder<Seeded<C>> {
     Pool::builder().max_size(max_size).min_idle(Some(0)).connection_timeout(CONNECT_TIMEOUT)
 }
 

@@ -125,25 +125,33 @@ fn lock_path(database: &std::path::Path) -> PathBuf {
 
 fn acquire_postgres(db: &Database, me: &Holder, timeout: Duration) -> Result<Held> {
     let mut conn = db.establish_postgres()?;
-    let query = |context: &str| {
-        let context = context.to_owned();
-        move |source| Error::Query { context, source }
-    };
+    wait_postgres(&mut conn, me, timeout)?;
+    Ok(Held::Postgres(conn))
+}
+
+fn query_error(context: &str) -> impl FnOnce(diesel::result::Error) -> Error {
+    let context = context.to_owned();
+    move |source| Error::Query { context, source }
+}
+
+/// Takes the session-level lock on `conn`, waiting up to `timeout`.
+fn wait_postgres(conn: &mut PgConnection, me: &Holder, timeout: Duration) -> Result<()> {
     conn.batch_execute(&format!("SET application_name = {}", crate::bookkeeping::literal(&me.describe())))
-        .map_err(query("name the migrator's connection"))?;
+        .map_err(query_error("name the migrator's connection"))?;
     let started = Instant::now();
     let mut announced = false;
     loop {
         let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
             "pg_try_advisory_lock({MIGRATOR_LOCK_KEY})"
         )))
-        .get_result(&mut conn)
-        .map_err(query("take the migrator lock"))?;
+        .get_result(conn)
+        .map_err(query_error("take the migrator lock"))?;
         if locked {
-            return Ok(Held::Postgres(conn));
+            return Ok(());
         }
-        let holder = postgres_holder(&mut conn).unwrap_or_else(|| "another migrator".to_owned());
+        let holder = postgres_holder(conn).unwrap_or_else(|| "another migrator".to_owned());
         if started.elapsed() >= timeout {
+            let _ = conn.batch_execute("RESET application_name");
             return Err(Error::LockTimeout { waited: timeout, holder });
         }
         if !announced {
@@ -151,6 +159,38 @@ fn acquire_postgres(db: &Database, me: &Holder, timeout: Duration) -> Result<Hel
             announced = true;
         }
         std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Runs `f` on `connection` holding the migrator lock, then releases it, even when `f`
+/// panics. On PostgreSQL the lock is taken on `connection` itself (no second connection).
+pub(crate) fn with_migrator_lock<T>(
+    db: &Database,
+    connection: &mut crate::DbConnection,
+    timeout: Duration,
+    f: impl FnOnce(&mut crate::DbConnection) -> Result<T>,
+) -> Result<T> {
+    let me = Holder::current();
+    match (db.url(), &mut *connection) {
+        (DatabaseUrl::Postgres(_), crate::DbConnection::Postgres(pg)) => {
+            wait_postgres(pg, &me, timeout)?;
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(connection)));
+            if let crate::DbConnection::Postgres(pg) = connection {
+                // A failed unlock leaves a connection that may still hold the lock: never
+                // return it to the pool.
+                let released = pg
+                    .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATOR_LOCK_KEY}); RESET application_name"));
+                if released.is_err() {
+                    tracing::warn!("could not release the migrator lock; closing the connection instead");
+                    let _ = pg.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
+                }
+            }
+            outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        }
+        _ => {
+            let _lock = MigrationLock::acquire(db, timeout)?;
+            f(connection)
+        }
     }
 }
 

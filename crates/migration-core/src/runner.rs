@@ -10,7 +10,7 @@ use crate::bookkeeping::{AppliedRow, AuditRow, MigrationConnection};
 use crate::checksum::ChecksumAlgorithm;
 use crate::domain::{Direction, Domain, MigrationFiles};
 use crate::lint::{self, LintFinding};
-use crate::lock::{self, MigrationLock};
+use crate::lock;
 use crate::scratch::Scratch;
 use crate::snapshot::{Drift, Snapshot};
 use crate::sql::split_statements;
@@ -211,8 +211,8 @@ impl CheckReport {
     pub fn summary(&self) -> String {
         let mut line = match self.drift.len() {
             0 => format!("no drift: the schema is what its {} applied migration(s) produce", self.replayed),
-            1 => format!("DRIFT: 1 difference from the applied migrations ({})", self.drift_lines[0]),
-            n => format!("DRIFT: {n} differences from the applied migrations (first: {})", self.drift_lines[0]),
+            1 => format!("drift: 1 difference from the applied migrations ({})", self.drift_lines[0]),
+            n => format!("drift: {n} differences from the applied migrations (first: {})", self.drift_lines[0]),
         };
         if !self.not_replayed.is_empty() {
             line.push_str(&format!(
@@ -295,9 +295,13 @@ impl<'d> Migrator<'d> {
     /// version (each unless the [`Policy`] allows it).
     pub fn run(&self, db: &Database, domain: Option<&str>) -> Result<Vec<Step>> {
         let domains = self.select(domain)?;
-        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
-        dispatch!(connection, conn => run_domains(conn, &domains, &self.policy))
+        lock::with_migrator_lock(
+            db,
+            &mut connection,
+            self.policy.lock_timeout,
+            |connection| dispatch!(*connection, conn => run_domains(conn, &domains, &self.policy)),
+        )
     }
 
     /// Where every migration of the selected domains stands. Reads only; creates nothing.
@@ -312,28 +316,33 @@ impl<'d> Migrator<'d> {
     /// gone is reverted with the `down.sql` recorded when it was applied.
     pub fn rollback(&self, db: &Database, domain: Option<&str>, target: &RollbackTarget) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
-        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
-        dispatch!(connection, conn => rollback_domain(conn, domain, target, &self.policy))
+        lock::with_migrator_lock(
+            db,
+            &mut connection,
+            self.policy.lock_timeout,
+            |connection| dispatch!(*connection, conn => rollback_domain(conn, domain, target, &self.policy)),
+        )
     }
 
     /// Reverts the last `steps` migrations of one domain and applies them again: the check
     /// that `down.sql` really undoes `up.sql` on this database.
     pub fn redo(&self, db: &Database, domain: Option<&str>, steps: usize) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
-        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
-        dispatch!(connection, conn => {
-            let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps), &self.policy)?;
-            let reverted: Vec<(String, String)> =
-                done.iter().rev().map(|step| (step.version.clone(), step.name.clone())).collect();
-            for (version, name) in reverted {
-                let Some(migration) = find(domain, &version, &name) else {
-                    return Err(Error::UnknownAppliedMigration { domain: domain.name().to_owned(), version, name });
-                };
-                done.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
-            }
-            Ok(done)
+        lock::with_migrator_lock(db, &mut connection, self.policy.lock_timeout, |connection| {
+            dispatch!(*connection, conn => {
+                let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps), &self.policy)?;
+                let reverted: Vec<(String, String)> =
+                    done.iter().rev().map(|step| (step.version.clone(), step.name.clone())).collect();
+                for (version, name) in reverted {
+                    let Some(migration) = find(domain, &version, &name) else {
+                        return Err(Error::UnknownAppliedMigration { domain: domain.name().to_owned(), version, name });
+                    };
+                    done.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
+                }
+                Ok(done)
+            })
         })
     }
 
@@ -458,51 +467,53 @@ impl<'d> Migrator<'d> {
         if reason.trim().is_empty() {
             return Err(Error::ReasonRequired);
         }
-        let _lock = MigrationLock::acquire(db, self.policy.lock_timeout)?;
         let mut connection = db.get()?;
         let backend = db.backend();
-        dispatch!(connection, conn => {
-            conn.ensure_bookkeeping()?;
-            let applied = conn.applied(domain.name())?;
-            let rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version == version).collect();
-            let row = rows
-                .iter()
-                .find(|row| find(domain, &row.version, &row.name).is_some())
-                .or(rows.first())
-                .copied()
-                .ok_or_else(|| Error::NotApplied { domain: domain.name().to_owned(), version: version.to_owned() })?;
-            let Some(migration) = find(domain, &row.version, &row.name) else {
-                return Err(Error::UnknownAppliedMigration {
+        lock::with_migrator_lock(db, &mut connection, self.policy.lock_timeout, |connection| {
+            dispatch!(*connection, conn => {
+                conn.ensure_bookkeeping()?;
+                conn.ensure_audit()?;
+                let applied = conn.applied(domain.name())?;
+                let rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version == version).collect();
+                let row = rows
+                    .iter()
+                    .find(|row| find(domain, &row.version, &row.name).is_some())
+                    .or(rows.first())
+                    .copied()
+                    .ok_or_else(|| Error::NotApplied { domain: domain.name().to_owned(), version: version.to_owned() })?;
+                let Some(migration) = find(domain, &row.version, &row.name) else {
+                    return Err(Error::UnknownAppliedMigration {
+                        domain: domain.name().to_owned(),
+                        version: row.version.clone(),
+                        name: row.name.clone(),
+                    });
+                };
+                let up = migration.script(backend, Direction::Up);
+                if row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum) {
+                    return Err(Error::NothingToRebless { path: migration.path(domain, backend, Direction::Up) });
+                }
+                let current = ChecksumAlgorithm::CURRENT;
+                let audit = AuditRow {
                     domain: domain.name().to_owned(),
                     version: row.version.clone(),
                     name: row.name.clone(),
-                });
-            };
-            let up = migration.script(backend, Direction::Up);
-            if row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum) {
-                return Err(Error::NothingToRebless { path: migration.path(domain, backend, Direction::Up) });
-            }
-            let current = ChecksumAlgorithm::CURRENT;
-            let audit = AuditRow {
-                domain: domain.name().to_owned(),
-                version: row.version.clone(),
-                name: row.name.clone(),
-                action: "rebless".into(),
-                old_checksum: row.checksum.clone(),
-                new_checksum: current.checksum(up),
-                checksum_algorithm: current.id().to_owned(),
-                at: now_to_the_microsecond(),
-                os_user: lock::os_user(),
-                reason: reason.trim().to_owned(),
-            };
-            let in_transaction = migration.run_in_transaction(domain, backend)?;
-            let down = migration.script(backend, Direction::Down);
-            conn.exclusive_transaction(|conn| {
-                conn.update_recorded(row, &audit.new_checksum, current, Some((down, in_transaction)))?;
-                conn.audit(&audit)
-            })?;
-            tracing::info!("reblessed {}/{}_{}: {}", audit.domain, audit.version, audit.name, audit.reason);
-            Ok(audit)
+                    action: "rebless".into(),
+                    old_checksum: row.checksum.clone(),
+                    new_checksum: current.checksum(up),
+                    checksum_algorithm: current.id().to_owned(),
+                    at: now_to_the_microsecond(),
+                    os_user: lock::os_user(),
+                    reason: reason.trim().to_owned(),
+                };
+                let in_transaction = migration.run_in_transaction(domain, backend)?;
+                let down = migration.script(backend, Direction::Down);
+                conn.exclusive_transaction(|conn| {
+                    conn.update_recorded(row, &audit.new_checksum, current, Some((down, in_transaction)))?;
+                    conn.audit(&audit)
+                })?;
+                tracing::info!("reblessed {}/{}_{}: {}", audit.domain, audit.version, audit.name, audit.reason);
+                Ok(audit)
+            })
         })
     }
 
@@ -667,8 +678,10 @@ fn run_domains<C: MigrationConnection>(conn: &mut C, domains: &[&Domain], policy
     // Check every domain before applying anything, so a refusal leaves the database untouched.
     let mut plans = Vec::new();
     for domain in domains {
-        refresh_records(conn, domain)?;
-        let applied = conn.applied(domain.name())?;
+        let mut applied = conn.applied(domain.name())?;
+        if refresh_records(conn, domain, &applied)? {
+            applied = conn.applied(domain.name())?;
+        }
         plans.push((*domain, check_history(domain, &applied, C::BACKEND, policy)?));
     }
     let mut steps = Vec::new();
@@ -681,20 +694,23 @@ fn run_domains<C: MigrationConnection>(conn: &mut C, domains: &[&Domain], policy
 }
 
 /// Brings rows written by older builds up to date when their migration is unchanged: the
-/// current checksum algorithm, the `down.sql` text and the transaction mode.
-fn refresh_records<C: MigrationConnection>(conn: &mut C, domain: &Domain) -> Result<()> {
+/// current checksum algorithm, the `down.sql` text and the transaction mode. Returns whether
+/// it changed any.
+fn refresh_records<C: MigrationConnection>(conn: &mut C, domain: &Domain, applied: &[AppliedRow]) -> Result<bool> {
     let current = ChecksumAlgorithm::CURRENT;
-    for row in conn.applied(domain.name())? {
+    let mut changed = false;
+    for row in applied {
         let Some(migration) = find(domain, &row.version, &row.name) else { continue };
         let up = migration.script(C::BACKEND, Direction::Up);
         let unchanged = row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum);
         if unchanged && (row.algorithm() != Some(current) || row.down_sql.is_none()) {
             let down = migration.script(C::BACKEND, Direction::Down);
             let in_transaction = migration.run_in_transaction(domain, C::BACKEND)?;
-            conn.update_recorded(&row, &current.checksum(up), current, Some((down, in_transaction)))?;
+            conn.update_recorded(row, &current.checksum(up), current, Some((down, in_transaction)))?;
+            changed = true;
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 fn status_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Result<Vec<MigrationStatus>> {

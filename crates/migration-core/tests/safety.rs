@@ -125,7 +125,7 @@ fn check_names_every_difference_and_scopes_to_a_domain(db: &TestDatabase) {
             "index pages_body not in migrations"
         ]
     );
-    assert!(drift.summary().starts_with("DRIFT: 3 differences"), "{}", drift.summary());
+    assert!(drift.summary().starts_with("drift: 3 differences"), "{}", drift.summary());
     let demo_only = migrator.check(db.database(), Some("demo")).unwrap();
     assert_eq!(demo_only.drift_lines, ["column accounts.extra not in migrations", "index entries_label_idx missing"]);
 }
