@@ -7,6 +7,8 @@
 //! - `cargo xtask wasm` builds the validator's browser package in `wasm/pkg/`.
 //! - `cargo xtask bench dedup` measures the execution import against the seed's original
 //!   designs and the databases' bulk loaders, as ratios within one run.
+//! - `cargo xtask bench migrate` measures the migration core's overhead and the whole schema
+//!   migrated as a process beside Alembic.
 //! - `cargo xtask bench validate` measures the upload validator natively and in Chromium
 //!   beside PapaParse.
 //! - `cargo xtask fuzz` fuzzes the upload validator (cargo-fuzz, nightly).
@@ -36,6 +38,8 @@ Commands:
                    print its size; installs wasm-bindgen-cli and binaryen when missing
   bench dedup      the execution import against the Python peers and the bulk loaders,
                    1 M rows, fresh and re-import (see `cargo xtask bench --help`)
+  bench migrate    the migration core's overhead per migration (10/100/1000 generated ones) and
+                   the Alembic peer's 20 tables as a process beside `alembic upgrade head`
   bench validate   the upload validator: native MB/s per payload kind, memory on 1 GB, and
                    in headless Chromium the WebAssembly package beside PapaParse
   fuzz [--seconds N]

@@ -32,6 +32,9 @@ pub struct MigrateArgs {
     /// Accept two migrations with one version in a domain (applied in name order).
     #[arg(long, global = true)]
     allow_duplicate_versions: bool,
+    /// Apply all pending migrations in one transaction: all of them or none.
+    #[arg(long, global = true)]
+    single_transaction: bool,
     /// Seconds to wait for another migrator holding the lock.
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = migration_core::DEFAULT_LOCK_TIMEOUT.as_secs())]
     lock_timeout: u64,
@@ -114,6 +117,7 @@ pub fn execute(database_url: &str, json: bool, args: &MigrateArgs) -> anyhow::Re
         allow_out_of_order: args.allow_out_of_order,
         allow_duplicate_versions: args.allow_duplicate_versions,
         lock_timeout: Duration::from_secs(args.lock_timeout),
+        single_transaction: args.single_transaction,
     };
     let migrator = Migrator::new(domains())?.with_policy(policy);
     let database = Database::connect(database_url)?;

@@ -2,8 +2,9 @@
 //! `cargo xtask bench migrate`, and an example of the library on its own.
 //!
 //! ```text
-//! migrate_dir run DATABASE_URL DIR   # Migrator::run over DIR/<backend>/<version>_<name>/
-//! migrate_dir raw DATABASE_URL DIR   # the same statements, one transaction per migration, no bookkeeping
+//! migrate_dir run DATABASE_URL DIR          # Migrator::run over DIR/<backend>/<version>_<name>/
+//! migrate_dir run-single DATABASE_URL DIR   # the same, all migrations in one transaction
+//! migrate_dir raw DATABASE_URL DIR          # the same statements, one transaction per migration, no bookkeeping
 //! ```
 //!
 //! Prints one JSON line: `{"mode": ..., "migrations": N, "ms": ...}`, the time after the
@@ -13,7 +14,7 @@ use std::time::Instant;
 
 use diesel::Connection as _;
 use diesel::connection::SimpleConnection as _;
-use migration_core::{Backend, Database, Domain, MigrationFiles, Migrator, Scripts, dispatch};
+use migration_core::{Backend, Database, Domain, MigrationFiles, Migrator, Policy, Scripts, dispatch};
 
 fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())
@@ -46,14 +47,17 @@ fn load(dir: &std::path::Path, backend: Backend) -> Result<&'static Domain, Stri
 fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, url, dir] = args.as_slice() else {
-        return Err("usage: migrate_dir run|raw DATABASE_URL DIR".into());
+        return Err("usage: migrate_dir run|run-single|raw DATABASE_URL DIR".into());
     };
     let database = Database::connect(url).map_err(|e| e.to_string())?;
     let domain = load(std::path::Path::new(dir), database.backend())?;
     let started = Instant::now();
     match mode.as_str() {
-        "run" => {
-            Migrator::new([domain]).and_then(|m| m.run(&database, None)).map_err(|e| e.to_string())?;
+        "run" | "run-single" => {
+            let policy = Policy { single_transaction: mode == "run-single", ..Policy::default() };
+            Migrator::new([domain])
+                .and_then(|m| m.with_policy(policy).run(&database, None))
+                .map_err(|e| e.to_string())?;
         }
         "raw" => {
             let mut connection = database.get().map_err(|e| e.to_string())?;
@@ -67,7 +71,7 @@ fn main() -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             }
         }
-        other => return Err(format!("unknown mode {other}; use run or raw")),
+        other => return Err(format!("unknown mode {other}; use run, run-single or raw")),
     }
     println!(
         "{{\"mode\": \"{mode}\", \"migrations\": {}, \"ms\": {:.3}}}",

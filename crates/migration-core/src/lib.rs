@@ -271,6 +271,14 @@ pub enum Error {
         /// What failed and what to do.
         message: String,
     },
+    /// `single_transaction` was asked for, but a pending migration opts out of transactions.
+    #[error(
+        "{migration} runs outside a transaction (metadata.toml: run_in_transaction = false), so the pending migrations cannot run as one transaction; run without --single-transaction"
+    )]
+    SingleTransactionImpossible {
+        /// `domain/version_name` of the migration that opts out.
+        migration: String,
+    },
     /// A migration to revert has neither files in this build nor a recorded `down.sql`.
     #[error(
         "cannot revert {domain}/{version}_{name}: this build does not have it and the database recorded no down.sql for it (it was applied by the first intake release); revert it with the build that applied it; nothing was reverted"

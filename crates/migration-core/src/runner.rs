@@ -38,6 +38,9 @@ pub struct Policy {
     pub allow_duplicate_versions: bool,
     /// How long to wait for another migrator before giving up.
     pub lock_timeout: Duration,
+    /// Apply all pending migrations of a `run` in one transaction: all of them or none
+    /// (refused when one of them opts out of transactions).
+    pub single_transaction: bool,
 }
 
 impl Default for Policy {
@@ -47,6 +50,7 @@ impl Default for Policy {
             allow_out_of_order: false,
             allow_duplicate_versions: false,
             lock_timeout: lock::DEFAULT_LOCK_TIMEOUT,
+            single_transaction: false,
         }
     }
 }
@@ -684,13 +688,31 @@ fn run_domains<C: MigrationConnection>(conn: &mut C, domains: &[&Domain], policy
         }
         plans.push((*domain, check_history(domain, &applied, C::BACKEND, policy)?));
     }
-    let mut steps = Vec::new();
-    for (domain, pending) in plans {
-        for migration in pending {
-            steps.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
+    if !policy.single_transaction {
+        let mut steps = Vec::new();
+        for (domain, pending) in plans {
+            for migration in pending {
+                steps.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
+            }
+        }
+        return Ok(steps);
+    }
+    for (domain, pending) in &plans {
+        if let Some(migration) = pending.iter().find(|m| !m.run_in_transaction(domain, C::BACKEND).unwrap_or(true)) {
+            return Err(Error::SingleTransactionImpossible {
+                migration: migration_id(domain, migration.version, migration.name),
+            });
         }
     }
-    Ok(steps)
+    conn.exclusive_transaction(|conn| {
+        let mut steps = Vec::new();
+        for (domain, pending) in plans {
+            for migration in pending {
+                steps.extend(apply(conn, domain, migration, Direction::Up, Mode::OneTransaction)?);
+            }
+        }
+        Ok(steps)
+    })
 }
 
 /// Brings rows written by older builds up to date when their migration is unchanged: the
@@ -816,10 +838,12 @@ fn plan_rollback<'r>(
     Ok(rows)
 }
 
-/// Whether a run changes the database the user named, or replays on a scratch one.
+/// Whether a run changes the database the user named (each migration in its own transaction,
+/// or all in the run's one transaction), or replays on a scratch one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Real,
+    OneTransaction,
     DryRun,
 }
 
@@ -891,7 +915,7 @@ fn run_script<C: MigrationConnection>(
         if conn.is_applied(domain.name(), version, name)? == (direction == Direction::Up) {
             return Ok(None);
         }
-        if script.mode == Mode::Real {
+        if script.mode != Mode::DryRun {
             tracing::info!("{} {}", if direction == Direction::Up { "applying" } else { "reverting" }, script.id);
         }
         let started = Instant::now();
@@ -910,7 +934,11 @@ fn run_script<C: MigrationConnection>(
             from_record: false,
         }))
     };
-    if script.in_transaction { conn.exclusive_transaction(body) } else { body(conn) }
+    if script.in_transaction && script.mode != Mode::OneTransaction {
+        conn.exclusive_transaction(body)
+    } else {
+        body(conn)
+    }
 }
 
 /// Runs a script statement by statement (so a failure names its statement and line, and a
@@ -921,6 +949,9 @@ fn execute_script<C: MigrationConnection>(conn: &mut C, script: &Script<'_>) -> 
             let outcome = match (script.mode, script.in_transaction) {
                 (Mode::DryRun, _) => {
                     "this ran on a scratch database: the database you named was not touched".to_owned()
+                }
+                (Mode::OneTransaction, _) => {
+                    "the whole run was one transaction (single_transaction), which was rolled back: the database is as it was before the run".to_owned()
                 }
                 (Mode::Real, true) => {
                     "it ran in a transaction, which was rolled back: the database is as it was before this migration"

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    CONCURRENT_IN_TRANSACTION, DEMO, DEMO_EDITED, DEMO_OLDER, DEMO_WITHOUT_3, LEAKY_DOWN, SHOWCASE, TWO_VERSION_2,
-    expected_demo_schema, live_schema,
+    BROKEN, CONCURRENT_IN_TRANSACTION, DEMO, DEMO_EDITED, DEMO_OLDER, DEMO_WITHOUT_3, LEAKY_DOWN, NO_TRANSACTION,
+    RISKY, SHOWCASE, TWO_VERSION_2, expected_demo_schema, live_schema,
 };
 use migration_core::{
     AppliedRow, Backend, ChecksumAlgorithm, Error, MigrationConnection, Migrator, Policy, RollbackTarget, Shape,
@@ -153,6 +153,30 @@ fn plan_shows_pending_sql_mode_and_lint_without_changing_anything(db: &TestDatab
     assert!(migrator.status(db.database(), None).unwrap().iter().all(|s| s.state == State::Pending));
 }
 
+/// The lint of a pending migration, read against the schema its predecessors leave on a
+/// scratch database: each rule at its line, the PostgreSQL-only ones only there.
+fn plan_lints_a_pending_migration_against_the_schema_before_it(db: &TestDatabase) {
+    let migrator = Migrator::new([&RISKY]).unwrap();
+    migrator.run(db.database(), None).unwrap();
+    migrator.rollback(db.database(), None, &RollbackTarget::Steps(1)).unwrap();
+    let plan = migrator.plan(db.database(), None).unwrap();
+    assert_eq!(plan.migrations.len(), 1);
+    let findings: Vec<(&str, usize)> = plan.migrations[0].lint.iter().map(|f| (f.rule, f.line)).collect();
+    let expected: &[(&str, usize)] = match db.backend() {
+        Backend::Postgres => &[
+            ("cascade", 1),
+            ("index-not-concurrent", 2),
+            ("type-rewrite", 3),
+            ("drop-column", 4),
+            ("redundant-index", 2),
+        ],
+        Backend::Sqlite => &[("cascade", 1), ("drop-column", 3), ("redundant-index", 2)],
+    };
+    assert_eq!(findings, expected, "{:#?}", plan.migrations[0].lint);
+    let redundant = &plan.migrations[0].lint.last().unwrap().message;
+    assert!(redundant.starts_with("index owners_code (code) is redundant with unique owners (code)"), "{redundant}");
+}
+
 fn rebless_accepts_an_edit_once_with_an_audit_row(db: &TestDatabase) {
     Migrator::new([&DEMO]).unwrap().run(db.database(), None).unwrap();
     let edited = Migrator::new([&DEMO_EDITED]).unwrap();
@@ -230,6 +254,20 @@ fn history_problems_are_refused_unless_allowed(db: &TestDatabase) {
     assert_eq!(steps.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["left", "right"]);
 }
 
+fn a_single_transaction_run_is_all_or_nothing(db: &TestDatabase) {
+    let single = Policy { single_transaction: true, ..Policy::default() };
+    let broken = Migrator::new([&BROKEN]).unwrap().with_policy(single.clone());
+    let error = broken.run(db.database(), None).unwrap_err();
+    assert!(error.to_string().contains("the whole run was one transaction"), "{error}");
+    assert!(live_schema(&mut db.database().get().unwrap()).is_empty(), "migration 1 was rolled back too");
+    assert!(broken.status(db.database(), None).unwrap().iter().all(|s| s.state == State::Pending));
+    let refused = Migrator::new([&NO_TRANSACTION]).unwrap().with_policy(single.clone()).run(db.database(), None);
+    assert!(matches!(refused, Err(Error::SingleTransactionImpossible { .. })), "{refused:?}");
+    let steps = Migrator::new([&DEMO]).unwrap().with_policy(single).run(db.database(), None).unwrap();
+    assert_eq!(steps.len(), 5);
+    assert_eq!(live_schema(&mut db.database().get().unwrap()), expected_demo_schema(5));
+}
+
 fn a_first_release_bookkeeping_table_is_upgraded_in_place(db: &TestDatabase) {
     // What the first release wrote: no algorithm, no down.sql, keyed by (domain, version).
     let create_accounts = match db.backend() {
@@ -268,9 +306,11 @@ on_both_backends!(
     verify_proves_every_down_and_names_the_first_that_does_not_reverse,
     check_names_every_difference_and_scopes_to_a_domain,
     plan_shows_pending_sql_mode_and_lint_without_changing_anything,
+    plan_lints_a_pending_migration_against_the_schema_before_it,
     rebless_accepts_an_edit_once_with_an_audit_row,
     every_applied_migration_records_its_checksum_algorithm_duration_and_down,
     a_rollback_works_after_the_files_are_gone,
     history_problems_are_refused_unless_allowed,
     a_first_release_bookkeeping_table_is_upgraded_in_place,
+    a_single_transaction_run_is_all_or_nothing,
 );

@@ -270,3 +270,37 @@ const CONCURRENT_IN_TRANSACTION_MIGRATIONS: &[MigrationFiles] = &[
         sqlite: same("CREATE INDEX accounts_name_idx ON accounts (name);", "DROP INDEX accounts_name_idx;"),
     },
 ];
+
+/// Migrations that each rule of the lint must flag, after a first one that creates the tables.
+pub static RISKY: Domain = Domain::new("risky", RISKY_MIGRATIONS);
+const RISKY_MIGRATIONS: &[MigrationFiles] = &[
+    MigrationFiles {
+        version: "1",
+        name: "create_tables",
+        postgres: same(
+            "CREATE TABLE owners (id BIGINT PRIMARY KEY, code VARCHAR(10) NOT NULL UNIQUE, size INTEGER, note TEXT);",
+            "DROP TABLE owners;",
+        ),
+        sqlite: same(
+            "CREATE TABLE owners (id INTEGER PRIMARY KEY, code VARCHAR(10) NOT NULL UNIQUE, size INTEGER, note TEXT);",
+            "DROP TABLE owners;",
+        ),
+    },
+    MigrationFiles {
+        version: "2",
+        name: "risky_changes",
+        postgres: same(
+            "CREATE TABLE pets (id BIGINT PRIMARY KEY, owner_id BIGINT REFERENCES owners (id) ON DELETE CASCADE);\n\
+             CREATE INDEX owners_code ON owners (code);\n\
+             ALTER TABLE owners ALTER COLUMN size TYPE BIGINT;\n\
+             ALTER TABLE owners DROP COLUMN note;",
+            "ALTER TABLE owners ADD COLUMN note TEXT;\nALTER TABLE owners ALTER COLUMN size TYPE INTEGER;\nDROP INDEX owners_code;\nDROP TABLE pets;",
+        ),
+        sqlite: same(
+            "CREATE TABLE pets (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owners (id) ON DELETE CASCADE);\n\
+             CREATE INDEX owners_code ON owners (code);\n\
+             ALTER TABLE owners DROP COLUMN note;",
+            "ALTER TABLE owners ADD COLUMN note TEXT;\nDROP INDEX owners_code;\nDROP TABLE pets;",
+        ),
+    },
+];
