@@ -59,7 +59,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// The error and each cause the messages before it do not already include.
+/// The error and each cause the messages before it do not already include, then what to type
+/// about it, when the CLI knows.
 pub(crate) fn render_error(error: &anyhow::Error) -> String {
     let mut rendered = format!("error: {error}");
     for cause in error.chain().skip(1) {
@@ -68,7 +69,38 @@ pub(crate) fn render_error(error: &anyhow::Error) -> String {
             rendered.push_str(&format!("\n  caused by: {cause}"));
         }
     }
+    if let Some(hint) = error.chain().find_map(|cause| cause.downcast_ref::<migration_core::Error>()).and_then(hint) {
+        rendered.push_str(&format!("\nhint: {hint}"));
+    }
     rendered
+}
+
+/// The flags and commands that act on a library error: the library speaks of what to do, the
+/// CLI of how to type it.
+fn hint(error: &migration_core::Error) -> Option<&'static str> {
+    use migration_core::Error;
+    Some(match error {
+        Error::Connect { .. } => "pass another --database-url, or set DATABASE_URL",
+        Error::DomainRequired { .. } => "name it with --domain DOMAIN",
+        Error::ModifiedMigration { .. } => {
+            "`intake migrate new DOMAIN NAME` creates a new migration; `intake migrate rebless VERSION --domain DOMAIN --reason TEXT` accepts the edit"
+        }
+        Error::UnknownAppliedMigration { .. } => {
+            "`intake migrate rollback --domain DOMAIN` reverts it; --allow-missing goes on without it"
+        }
+        Error::RollbackTargetNotApplied { .. } => {
+            "`intake migrate status` lists the applied versions; --to 0 reverts everything"
+        }
+        Error::OutOfOrder { .. } => "--allow-out-of-order applies it anyway",
+        Error::DuplicateVersion { .. } => "--allow-duplicate-versions accepts both",
+        Error::LockTimeout { .. } => "--lock-timeout SECONDS waits longer",
+        Error::SingleTransactionImpossible { .. } => "run without --single-transaction",
+        Error::ReasonRequired => "give it with --reason TEXT",
+        Error::Scratch { .. } => {
+            "connect as a user with CREATEDB; `intake migrate status --no-drift` skips the drift check"
+        }
+        _ => return None,
+    })
 }
 
 fn init_tracing(verbose: u8) {

@@ -92,7 +92,12 @@ fn rebless_accepts_an_edited_migration_with_a_reason(db: &TestDatabase) {
         .unwrap();
     let refused = intake(db.url(), &["migrate"]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("20251003000100_create_trades/up.sql was edited"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("20251003000100_create_trades/up.sql was edited"), "{stderr}");
+    assert!(
+        stderr.contains("\nhint: `intake migrate new DOMAIN NAME` creates a new migration; `intake migrate rebless"),
+        "{stderr}"
+    );
     let status = stdout(&intake(db.url(), &["migrate", "status", "--no-drift"]));
     assert!(status.contains("MODIFIED"), "{status}");
     let without_reason = intake(db.url(), &["migrate", "rebless", "20251003000100", "--domain", "execution_dedup"]);

@@ -110,7 +110,7 @@ pub enum Error {
         reason: String,
     },
     /// The database refused or did not answer.
-    #[error("cannot connect to {url}: {}\nhint: check that the server runs and accepts this user, or pass another --database-url / DATABASE_URL", .source.to_string().trim_end())]
+    #[error("cannot connect to {url}: {}; check that the server runs and accepts this user", .source.to_string().trim_end())]
     Connect {
         /// The URL (password hidden).
         url: DatabaseUrl,
@@ -150,7 +150,7 @@ pub enum Error {
         known: String,
     },
     /// An operation on one domain was asked for without naming it.
-    #[error("name the domain with --domain; known domains: {known}")]
+    #[error("this operation works on one domain: name it; known domains: {known}")]
     DomainRequired {
         /// The names this binary knows.
         known: String,
@@ -166,7 +166,7 @@ pub enum Error {
     MigrationFailed(Box<MigrationFailure>),
     /// An applied migration's `up.sql` changed since it ran.
     #[error(
-        "{path} was edited after it was applied to this database; restore the applied version and put the change in a new migration (`intake migrate new`), or, if the edit changes nothing in effect, accept it with `intake migrate rebless VERSION --domain DOMAIN --reason TEXT`"
+        "{path} was edited after it was applied to this database; restore the applied version and put the change in a new migration, or, if the edit changes nothing in effect, rebless it (which keeps an audit row)"
     )]
     ModifiedMigration {
         /// The edited script.
@@ -174,7 +174,7 @@ pub enum Error {
     },
     /// The database has a migration applied that this binary does not know.
     #[error(
-        "the database has {domain}/{version}_{name} applied, which this build of intake does not have; use the intake build that applied it (or a newer one), revert it with `intake migrate rollback` (its recorded down.sql is used), or go on without it with --allow-missing"
+        "the database has {domain}/{version}_{name} applied, which this build of intake does not have; use the intake build that applied it (or a newer one), roll it back (its recorded down.sql is used), or allow missing migrations to go on without it"
     )]
     UnknownAppliedMigration {
         /// Domain of the migration.
@@ -196,7 +196,7 @@ pub enum Error {
     },
     /// `rollback --to VERSION` named a version that is not applied.
     #[error(
-        "cannot roll back {domain} to {version}: that version is not applied (use `migrate status`, or --to 0 to revert everything); nothing was reverted"
+        "cannot roll back {domain} to {version}: that version is not applied (the status lists the applied ones; version 0 reverts everything); nothing was reverted"
     )]
     RollbackTargetNotApplied {
         /// The domain.
@@ -222,7 +222,7 @@ pub enum Error {
     },
     /// A pending migration is older than the newest applied one of its domain.
     #[error(
-        "{domain}/{version}_{name} is pending but older than {newest}, the newest applied migration of {domain}: it arrived out of order (a late merge?); give it a newer version, or apply it anyway with --allow-out-of-order"
+        "{domain}/{version}_{name} is pending but older than {newest}, the newest applied migration of {domain}: it arrived out of order (a late merge?); give it a newer version, or allow out-of-order migrations to apply it anyway"
     )]
     OutOfOrder {
         /// The domain.
@@ -236,7 +236,7 @@ pub enum Error {
     },
     /// Two migrations of one domain share a version.
     #[error(
-        "{domain} has two migrations with version {version} ({names}); rename one folder to a new version, or accept both (applied in name order) with --allow-duplicate-versions"
+        "{domain} has two migrations with version {version} ({names}); rename one folder to a new version, or allow duplicate versions to accept both (applied in name order)"
     )]
     DuplicateVersion {
         /// The domain.
@@ -248,7 +248,7 @@ pub enum Error {
     },
     /// Another migrator held the lock for longer than the timeout.
     #[error(
-        "gave up after {} s waiting for the migration lock, held by {holder}; wait for it to finish (or stop it) and run again, or wait longer with --lock-timeout",
+        "gave up after {} s waiting for the migration lock, held by {holder}; wait for it to finish (or stop it) and run again, or wait longer",
         waited.as_secs()
     )]
     LockTimeout {
@@ -273,7 +273,7 @@ pub enum Error {
     },
     /// `single_transaction` was asked for, but a pending migration opts out of transactions.
     #[error(
-        "{migration} runs outside a transaction (metadata.toml: run_in_transaction = false), so the pending migrations cannot run as one transaction; run without --single-transaction"
+        "{migration} runs outside a transaction (metadata.toml: run_in_transaction = false), so the pending migrations cannot run as one transaction; run them one transaction each"
     )]
     SingleTransactionImpossible {
         /// `domain/version_name` of the migration that opts out.
@@ -306,7 +306,7 @@ pub enum Error {
         path: String,
     },
     /// `rebless` without a reason.
-    #[error("say why the edited migration is acceptable (--reason TEXT); the reason is kept in the audit trail")]
+    #[error("say why the edited migration is acceptable: the reason is kept in the audit trail")]
     ReasonRequired,
     /// A bookkeeping query failed.
     #[error("{context}: {source}")]

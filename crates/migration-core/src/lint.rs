@@ -206,7 +206,9 @@ pub fn lint_migration(
             created_here.push(unqualified(name.text).to_owned());
         }
         if first.is("DROP") && words.get(1).is_some_and(|w| w.is("TABLE")) {
-            warn("drop-table", first.at, "DROP TABLE deletes the table and its data for good; make sure nothing still needs them, and keep a copy".into());
+            let message =
+                "DROP TABLE deletes the table and its data for good; make sure nothing needs them, keep a copy";
+            warn("drop-table", first.at, message.into());
         }
         if first.is("ALTER") && words.get(1).is_some_and(|w| w.is("TABLE")) {
             let table = words
