@@ -75,8 +75,10 @@ pub struct Step {
     pub name: String,
     /// `up` or `down`.
     pub direction: &'static str,
-    /// Time taken, in milliseconds.
+    /// Time its statements took, in milliseconds.
     pub duration_ms: u64,
+    /// The same, in microseconds: what the core's own overhead is measured against.
+    pub sql_us: u64,
     /// Reverted with the `down.sql` recorded when it was applied (its files are gone).
     pub from_record: bool,
 }
@@ -931,6 +933,7 @@ fn run_script<C: MigrationConnection>(
             name: name.to_owned(),
             direction: if direction == Direction::Up { "up" } else { "down" },
             duration_ms: millis(elapsed),
+            sql_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             from_record: false,
         }))
     };
