@@ -254,7 +254,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     checkpoint(&options.pg)?;
     writeln!(
         report,
-        "## Overhead per migration (median of {} runs)\n\n| db | migrations | intake ms | the same SQL alone ms | core overhead per migration ms | target |\n|---|---|---|---|---|---|",
+        "## Overhead per migration (median of {} runs)\n\n| db | migrations | intake ms | the same SQL alone ms | per migration: outside the statements ms | per migration: intake − SQL alone ms | target |\n|---|---|---|---|---|---|---|",
         options.runs
     )
     .unwrap();
@@ -263,10 +263,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         for &count in &options.counts {
             let dir = work.join(format!("generated_{count}"));
             generate(&dir, count)?;
-            // The core times each migration's statements itself; what the run takes beyond them
-            // is its overhead, measured in the same process on the same server moment (the
-            // bare-SQL run beside it shows what a tool without bookkeeping takes).
-            let (mut runs, mut own, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+            // Two measures of the same thing, both from runs on fresh databases: the time a
+            // run spends outside its migrations' statements (the core times them itself; this
+            // includes each COMMIT, which the bare SQL pays too), and the difference from the
+            // same statements run bare, one transaction per migration, right after it (median
+            // of the pairs' differences: a server that slows for a while moves both sides).
+            let (mut runs, mut outside, mut bare, mut differences) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..options.runs {
                 let sample = |mode: &str| -> Result<String, String> {
                     (db.reset)()?;
@@ -274,20 +276,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 };
                 let out = sample("run")?;
                 let (total, sql) = (json_number(&out, "ms")?, json_number(&out, "sql_ms")?);
+                let raw = json_number(&sample("raw")?, "ms")?;
                 runs.push(total);
-                own.push(total - sql);
-                bare.push(json_number(&sample("raw")?, "ms")?);
+                outside.push(total - sql);
+                bare.push(raw);
+                differences.push(total - raw);
             }
             let (intake_ms, raw_ms) = (median(runs), median(bare));
-            let overhead = median(own) / count as f64;
+            let outside = median(outside) / count as f64;
+            let difference = median(differences) / count as f64;
+            let overhead = outside.max(difference);
             let target = if backend == "pg" { 3.0 } else { 1.0 };
             eprintln!(
-                "{backend} {count}: intake {intake_ms:.1} ms, SQL {raw_ms:.1} ms, overhead {overhead:.3} ms/migration"
+                "{backend} {count}: intake {intake_ms:.1} ms, SQL {raw_ms:.1} ms, overhead {outside:.3} / {difference:.3} ms/migration"
             );
-            writeln!(report, "| {backend} | {count} | {intake_ms:.1} | {raw_ms:.1} | {overhead:.3} | < {target} |")
-                .unwrap();
+            writeln!(
+                report,
+                "| {backend} | {count} | {intake_ms:.1} | {raw_ms:.1} | {outside:.3} | {difference:.3} | < {target} |"
+            )
+            .unwrap();
             verdicts.push(format!(
-                "{}: overhead on {backend} at {count} migrations: {overhead:.3} ms (target < {target} ms)",
+                "{}: overhead on {backend} at {count} migrations: {overhead:.3} ms, the larger of the two measures (target < {target} ms)",
                 if overhead < target { "holds" } else { "DOES NOT HOLD" }
             ));
         }
