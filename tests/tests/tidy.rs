@@ -59,6 +59,21 @@ fn no_ignored_tests_and_no_unfinished_code() {
 }
 
 #[test]
+fn every_allow_says_why() {
+    // Spelled in pieces so this file does not match itself.
+    let openers = [concat!("#[", "allow("), concat!("#![", "allow(")];
+    let bad = violations(|text| {
+        text.lines().enumerate().find_map(|(n, line)| {
+            let at = openers.iter().find_map(|o| line.find(o))?;
+            let attribute = &text[text.lines().take(n).map(|l| l.len() + 1).sum::<usize>() + at..];
+            let end = attribute.find(")]").unwrap_or(attribute.len());
+            (!attribute[..end].contains("reason")).then(|| format!("line {}: add `reason = \"...\"`", n + 1))
+        })
+    });
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
 fn no_trailing_whitespace() {
     let bad = violations(|text| {
         text.lines().position(|line| line.ends_with(' ') || line.ends_with('\t')).map(|n| format!("line {}", n + 1))

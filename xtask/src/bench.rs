@@ -110,7 +110,7 @@ impl Measurement {
 
 fn dedup(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
-    let work = shell::root().join("target/bench/dedup");
+    let work = shell::target_dir().join("bench/dedup");
     std::fs::create_dir_all(&work).map_err(|e| format!("create {}: {e}", work.display()))?;
     let python = peer_venv(&work)?;
     let csv = work.join(format!("executions_{}.csv", options.rows));
@@ -127,7 +127,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
     let ledger = work.join(format!("ledger_{}.csv", options.rows));
     let unique = ledger_csv(&csv, &ledger)?;
     step("build intake (release)", shell::cargo().args(["build", "--release", "--locked", "--package", "intake"]))?;
-    let intake = shell::root().join("target/release/intake");
+    let intake = shell::target_dir().join("release/intake");
     let mut results = Vec::new();
 
     for backend in ["pg", "sqlite"] {
@@ -241,7 +241,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
     }
     let report = render(&options, &results);
     print!("{report}");
-    let path = shell::root().join("target/bench/dedup.md");
+    let path = shell::target_dir().join("bench/dedup.md");
     std::fs::write(&path, &report).map_err(|e| format!("write {}: {e}", path.display()))?;
     eprintln!("\nwritten to {}", path.display());
     Ok(())

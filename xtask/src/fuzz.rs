@@ -72,7 +72,7 @@ pub fn fuzz(seconds: u32) -> Result<(), String> {
                 "-print_final_stats=1",
             ])
             .env("RUSTUP_TOOLCHAIN", "nightly")
-            .env("CARGO_TARGET_DIR", shell::root().join("target/fuzz")),
+            .env("CARGO_TARGET_DIR", shell::target_dir().join("fuzz")),
     )
 }
 
@@ -113,7 +113,7 @@ fn seed_corpus() -> Result<PathBuf, String> {
         "client_config",
         "service_proposal",
     ];
-    let corpus = shell::root().join("target/fuzz/corpus/validate");
+    let corpus = shell::target_dir().join("fuzz/corpus/validate");
     std::fs::create_dir_all(&corpus).map_err(|e| format!("create {}: {e}", corpus.display()))?;
     let golden = shell::root().join("crates/upload-validator/tests/golden");
     let entries = std::fs::read_dir(&golden).map_err(|e| format!("{}: {e}", golden.display()))?;

@@ -28,6 +28,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "--locked",
         ]),
     )?;
+    step(
+        "clippy for wasm32 (the browser build's crates)",
+        shell::cargo().args([
+            "clippy",
+            "--locked",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--package",
+            "upload-validator",
+            "--package",
+            "csv-stream",
+            "--package",
+            "upload-validator-wasm",
+            "--lib",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
     // Every database test runs on SQLite and PostgreSQL; test-support finds (or starts) the
     // PostgreSQL server and fails loudly when there is none.
     step("tests", shell::cargo().args(["test", "--workspace", "--locked"]))?;

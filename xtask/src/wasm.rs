@@ -81,7 +81,7 @@ pub fn build_package() -> Result<Sizes, String> {
         ]),
     )?;
     let root = shell::root();
-    let module = root.join("target").join(TARGET).join("wasm-release/upload_validator_wasm.wasm");
+    let module = shell::target_dir().join(TARGET).join("wasm-release/upload_validator_wasm.wasm");
     let pkg = root.join("wasm/pkg");
     let _ = std::fs::remove_dir_all(&pkg);
     step(
@@ -163,7 +163,7 @@ pub fn cargo_home() -> PathBuf {
 
 /// The npm tools (binaryen's wasm-opt, playwright-core for the page test) live here.
 pub fn npm_tools() -> PathBuf {
-    shell::root().join("target/wasm-tools")
+    shell::target_dir().join("wasm-tools")
 }
 
 /// The npm tools, under [`npm_tools`]: binaryen's `wasm-opt`, playwright-core (which drives

@@ -81,7 +81,7 @@ impl Native {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args)?;
-    let dir = shell::root().join(format!("target/bench/validate/{}mb", options.megabytes));
+    let dir = shell::target_dir().join(format!("bench/validate/{}mb", options.megabytes));
     eprintln!("\n==> the payload files in {} (made when missing)", dir.display());
     let payloads = payloads::generate(&dir, options.megabytes)?;
     step(
@@ -96,7 +96,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "validate_file",
         ]),
     )?;
-    let tool = shell::root().join("target/release/examples/validate_file");
+    let tool = shell::target_dir().join("release/examples/validate_file");
     let mut native = Vec::new();
     for payload in &payloads {
         let csv = payload.path.extension().is_none_or(|e| e != "json");
@@ -129,7 +129,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         browser.as_ref().map(|(_, sizes)| sizes),
     );
     print!("{report}");
-    let path = shell::root().join("target/bench/validate.md");
+    let path = shell::target_dir().join("bench/validate.md");
     std::fs::write(&path, &report).map_err(|e| format!("write {}: {e}", path.display()))?;
     eprintln!("\nwritten to {}", path.display());
     Ok(())

@@ -1,5 +1,5 @@
 //! Fixtures for the import tests: generated NinjaTrader exports and database readers.
-#![allow(dead_code)] // each test binary uses its own subset
+#![allow(dead_code, reason = "each test binary uses its own subset")]
 
 use std::path::{Path, PathBuf};
 
