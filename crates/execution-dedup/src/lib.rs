@@ -27,6 +27,9 @@ pub use purge::{PurgeSummary, purge};
 /// The `execution_dedup` migrations, for PostgreSQL and SQLite.
 pub static MIGRATIONS: migration_core::Domain = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// Why an import or a purge could not run. A file with invalid rows is not an error: it is a
 /// [`FileSummary`] with [`Outcome::Refused`].
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,10 @@ mod migrate;
 mod output;
 
 use clap::{Parser, Subcommand};
-use migration_core::DEFAULT_DATABASE_URL;
+
+/// The embedded default: an SQLite file under `./data/` of the working directory, so intake
+/// works with no server. A choice of the CLI; the libraries take whatever URL they are given.
+const DEFAULT_DATABASE_URL: &str = "sqlite://data/intake.db";
 
 /// Gets outside data into a database safely.
 #[derive(Debug, Parser)]

@@ -70,7 +70,7 @@ pub use runner::{
 };
 pub use scaffold::scaffold;
 pub use snapshot::Snapshot;
-pub use url::{Backend, DEFAULT_DATABASE_URL, DatabaseUrl};
+pub use url::{Backend, DatabaseUrl};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

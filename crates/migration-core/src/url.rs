@@ -5,9 +5,6 @@ use std::path::PathBuf;
 
 use crate::{Error, Result};
 
-/// The embedded default: an SQLite file under `./data/`, so intake works with no server.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/intake.db";
-
 /// The two supported backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -208,7 +205,10 @@ mod tests {
     }
 
     #[test]
-    fn default_is_an_sqlite_file_under_data() {
-        assert_eq!(DatabaseUrl::parse(DEFAULT_DATABASE_URL).unwrap(), DatabaseUrl::SqliteFile("data/intake.db".into()));
+    fn a_relative_sqlite_url_names_a_file_under_the_working_directory() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/intake.db").unwrap(),
+            DatabaseUrl::SqliteFile("data/intake.db".into())
+        );
     }
 }

@@ -167,6 +167,9 @@ pub enum Record {
     Document(String),
 }
 
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 /// A validator that cannot start: the context lacks what the kind needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
