@@ -7,24 +7,29 @@ use common::{intake, stdout};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use fixtures::ninjatrader::{self, Execution, Style};
 use test_support::{TestDatabase, on_both_backends};
 
 /// An en-US export of fills `ids` (32-hex-digit ids), optionally with a broken price on one.
 fn export(dir: &tempfile::TempDir, name: &str, ids: impl IntoIterator<Item = u32>, broken: Option<u32>) -> PathBuf {
-    let mut text = String::from(
-        "Instrument,Action,Quantity,Price,Time,ID,E/X,Position,Order ID,Name,Commission,Rate,Account,Connection,\n",
-    );
-    for id in ids {
-        let price = if broken == Some(id) { "21,012.25".to_owned() } else { format!("{}.5", 20_000 + id % 1000) };
-        let price = if price.contains(',') { format!("\"{price}\"") } else { price };
-        text.push_str(&format!(
-            "NQ MAR25,Sell,2,{price},2/3/2025 1:{:02}:{:02} PM,{id:032x},Exit,-,,Target1,$1.24,1,Sim101,Rithmic,\n",
-            id / 60 % 60,
-            id % 60
-        ));
-    }
+    let rows = ids.into_iter().map(|id| Execution {
+        instrument: "NQ MAR25".into(),
+        action: "Sell".into(),
+        quantity: 2,
+        price: if broken == Some(id) { "21,012.25".to_owned() } else { format!("{}.5", 20_000 + id % 1000) },
+        time: format!("2/3/2025 1:{:02}:{:02} PM", id / 60 % 60, id % 60),
+        id: ninjatrader::id_of(id.into()),
+        entry_exit: "Exit".into(),
+        position: "-".into(),
+        order_id: String::new(),
+        name: "Target1".into(),
+        commission: "$1.24".into(),
+        account: "Sim101".into(),
+        connection: "Rithmic".into(),
+        ..Execution::sample(0)
+    });
     let path = dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
+    std::fs::write(&path, ninjatrader::export(Style::PLAIN, rows)).unwrap();
     path
 }
 

@@ -228,43 +228,18 @@ fn store_attributes(dir: &Path, megabytes: u64) -> Result<PathBuf, String> {
 }
 
 fn ninjatrader(dir: &Path, megabytes: u64) -> Result<PathBuf, String> {
-    const INSTRUMENTS: [&str; 4] = ["NQ MAR25", "MNQ MAR25", "ES MAR25", "CL APR25"];
+    use fixtures::ninjatrader::{self, Generator, Style};
     let path = dir.join("ninjatrader_executions.csv");
+    let target = megabytes * 1_000_000;
     write_once(&path, |out| {
-        out.write_all(
-        "\u{feff}Instrument,Action,Quantity,Price,Time,ID,E/X,Position,Order ID,Name,Commission,Rate,Account,Connection,\n"
-            .as_bytes(),
-    )?;
-        let mut numbers = Numbers(11);
-        let (mut written, mut fill) = (0u64, 0u64);
-        while written < megabytes * 1_000_000 {
-            fill += 1;
-            let (buy, entry) = (numbers.below(2) == 0, numbers.below(2) == 0);
-            let seconds = fill % 23_400;
-            let (hour, minute, second) = (9 + seconds / 3600, seconds / 60 % 60, seconds % 60);
-            let (clock, meridiem) =
-                if hour > 12 { (hour - 12, "PM") } else { (hour, if hour == 12 { "PM" } else { "AM" }) };
-            let row = format!(
-                "{},{},{},{}.{:02},2/{}/2025 {clock}:{minute:02}:{second:02} {meridiem},{:032x},{},{},{:032x},{},${}.{:02},1,SIM{:03},My Connection,\n",
-                INSTRUMENTS[numbers.below(4) as usize],
-                if buy { "Buy" } else { "Sell" },
-                1 + numbers.below(9),
-                20_000 + numbers.below(2_000),
-                numbers.below(4) * 25,
-                1 + fill % 28,
-                fill.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                if entry { "Entry" } else { "Exit" },
-                if entry { "1 L" } else { "-" },
-                fill.wrapping_mul(0xC2B2_AE3D_27D4_EB4F),
-                if entry { "Entry" } else { "Target1" },
-                numbers.below(3),
-                numbers.below(100),
-                numbers.below(20),
-            );
-            written += row.len() as u64;
-            out.write_all(row.as_bytes())?;
-        }
-        Ok(())
+        // Rows until the file reaches the size: the generator is endless, the size decides.
+        let mut written = 0u64;
+        let rows = Generator::new(11).take_while(|row| {
+            let before = written;
+            written += row.line().len() as u64 + 1;
+            before < target
+        });
+        ninjatrader::write_export(out, Style::BOM_LF, rows).map(drop)
     })?;
     Ok(path)
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use execution_dedup::{FileSummary, ImportOptions};
+use fixtures::ninjatrader::{self, Execution, Style};
 use test_support::TestDatabase;
 
 /// One fill as the en-US native export writes it.
@@ -34,22 +35,24 @@ impl Fill {
 
     /// A 32-hex-digit simulated-fill id.
     pub fn id_of(n: u32) -> String {
-        format!("{n:032x}")
+        ninjatrader::id_of(n.into())
     }
 }
 
 /// A native en-US export: byte-order mark, CRLF, a trailing comma on every line.
 pub fn export(fills: &[Fill]) -> String {
-    let mut text = String::from(
-        "\u{feff}Instrument,Action,Quantity,Price,Time,ID,E/X,Position,Order ID,Name,Commission,Rate,Account,Connection,\r\n",
-    );
-    for fill in fills {
-        text.push_str(&format!(
-            "MNQ MAR25,Buy,{},{},2/3/2025 9:31:{:02} AM,{},Entry,{} L,{},{},$0.62,1,{},My Connection,\r\n",
-            fill.quantity, fill.price, fill.second, fill.id, fill.quantity, fill.id, fill.name, fill.account
-        ));
-    }
-    text
+    let rows = fills.iter().map(|fill| Execution {
+        quantity: fill.quantity.into(),
+        price: fill.price.clone(),
+        time: format!("2/3/2025 9:31:{:02} AM", fill.second),
+        id: fill.id.clone(),
+        position: format!("{} L", fill.quantity),
+        order_id: fill.id.clone(),
+        name: fill.name.clone(),
+        account: fill.account.clone(),
+        ..Execution::sample(0)
+    });
+    ninjatrader::export(Style::NATIVE_EN_US, rows)
 }
 
 /// Writes `content` to `dir/name`, replacing it.
