@@ -23,7 +23,7 @@ cargo xtask bench <dedup|validate|migrate> [OPTIONS]
 cargo xtask bench dedup [OPTIONS]
 
 Imports a generated NinjaTrader export (20 % repeated ids) fresh and again, on PostgreSQL and
-SQLite, with `intake import executions` and with the peers: peer_dedup.py (orm, core_exec_many,
+SQLite, with `intake executions import` and with the peers: peer_dedup.py (orm, core_exec_many,
 copy) and psql \\copy / sqlite3 .import of the same rows into the same indexed table. Prints
 seconds, rows/s, peak memory and the ratios the execution de-duplication issue targets; writes
 the table to target/bench/dedup.md.
@@ -146,7 +146,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
         step("migrate", Command::new(&intake).args(["--database-url", &url, "migrate"]))?;
         for phase in ["fresh", "reimport"] {
             let mut command = Command::new(&intake);
-            command.args(["--database-url", &url, "--json", "import", "executions"]).arg(&csv);
+            command.args(["--database-url", &url, "--json", "executions", "import"]).arg(&csv);
             let (seconds, peak_mb) = timed(&format!("intake import, {backend}, {phase}"), &mut command)?;
             results.push(Measurement {
                 tool: "intake".into(),

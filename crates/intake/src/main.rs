@@ -1,12 +1,12 @@
-//! `intake`, the operator CLI: one binary for migrations, imports and maintenance. It parses
+//! `intake`, the operator CLI: one binary for migrations, imports and maintenance, shaped
+//! `intake <domain> <verb>` (`intake executions import`) beside `intake migrate`. It parses
 //! arguments, opens the database named by `--database-url` / `DATABASE_URL` (default: the
 //! embedded SQLite file `./data/intake.db`) and renders what the library crates return as
 //! tables or, with `--json`, as JSON. It holds no domain logic.
 
 use std::io::IsTerminal as _;
 
-mod dedup;
-mod import;
+mod executions;
 mod migrate;
 mod output;
 
@@ -37,10 +37,8 @@ struct Cli {
 enum Command {
     /// Apply, inspect, revert or create schema migrations.
     Migrate(migrate::MigrateArgs),
-    /// Import outside files (NinjaTrader executions exports).
-    Import(import::ImportArgs),
-    /// Maintain the execution de-duplication ledger.
-    Dedup(dedup::DedupArgs),
+    /// NinjaTrader executions: import exports without duplicates, purge the ledger.
+    Executions(executions::ExecutionsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,8 +46,7 @@ fn main() -> std::process::ExitCode {
     init_tracing(cli.verbose);
     let result = match &cli.command {
         Command::Migrate(args) => migrate::execute(&cli.database_url, cli.json, args),
-        Command::Import(args) => import::execute(&cli.database_url, cli.json, args),
-        Command::Dedup(args) => dedup::execute(&cli.database_url, cli.json, args),
+        Command::Executions(args) => executions::execute(&cli.database_url, cli.json, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

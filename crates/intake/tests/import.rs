@@ -1,4 +1,4 @@
-//! `intake import executions` and `intake dedup purge` end to end, against real databases,
+//! `intake executions import` and `intake executions purge` end to end, against real databases,
 //! including two importer processes racing on overlapping files.
 
 mod common;
@@ -61,16 +61,16 @@ fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
     stdout(&intake(db.url(), &["migrate"]));
     let dir = tempfile::tempdir().unwrap();
     let good = export(&dir, "good.csv", 1..=5, None);
-    let table = stdout(&intake(db.url(), &["import", "executions", good.to_str().unwrap()]));
+    let table = stdout(&intake(db.url(), &["executions", "import", good.to_str().unwrap()]));
     assert!(table.contains("Already imported") && table.contains("imported"), "{table}");
 
-    let again = intake(db.url(), &["--json", "import", "executions", good.to_str().unwrap()]);
+    let again = intake(db.url(), &["--json", "executions", "import", good.to_str().unwrap()]);
     let report = json(&again);
     assert_eq!(report[0]["outcome"], "imported");
     assert_eq!((report[0]["rows_read"].as_u64(), report[0]["already_imported"].as_u64()), (Some(5), Some(5)));
 
     let bad = export(&dir, "bad.csv", 10..=12, Some(11));
-    let refused = intake(db.url(), &["import", "executions", bad.to_str().unwrap()]);
+    let refused = intake(db.url(), &["executions", "import", bad.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&refused.stdout);
     assert!(stdout.contains("4 (Price)") && stdout.contains("number"), "{stdout}");
@@ -78,12 +78,12 @@ fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("1 of 1 files not imported"));
     assert_eq!(count(db, "trades"), 5);
 
-    let skipped = json(&intake(db.url(), &["--json", "import", "executions", "--skip-invalid", bad.to_str().unwrap()]));
+    let skipped = json(&intake(db.url(), &["--json", "executions", "import", "--skip-invalid", bad.to_str().unwrap()]));
     assert_eq!((skipped[0]["inserted"].as_u64(), skipped[0]["rejected"].as_u64()), (Some(2), Some(1)));
     assert_eq!(skipped[0]["findings"][0]["line"], 3);
     assert_eq!(count(db, "trades"), 7);
 
-    let missing = intake(db.url(), &["import", "executions", "no-such-file.csv", good.to_str().unwrap()]);
+    let missing = intake(db.url(), &["executions", "import", "no-such-file.csv", good.to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read no-such-file.csv"));
 }
@@ -96,7 +96,7 @@ fn concurrent_importers_write_each_fill_once(db: &TestDatabase) {
     let day = export(&dir, "day.csv", 3_000..9_000, None);
     let spawn = |files: [&PathBuf; 2]| {
         Command::new(env!("CARGO_BIN_EXE_intake"))
-            .args(["--json", "import", "executions"])
+            .args(["--json", "executions", "import"])
             .args(files)
             .env("DATABASE_URL", db.url())
             .stdout(std::process::Stdio::piped())
@@ -121,18 +121,18 @@ fn concurrent_importers_write_each_fill_once(db: &TestDatabase) {
 
 fn purge_needs_an_explicit_age_and_explains_the_consequence(db: &TestDatabase) {
     stdout(&intake(db.url(), &["migrate"]));
-    let no_age = intake(db.url(), &["dedup", "purge"]);
+    let no_age = intake(db.url(), &["executions", "purge"]);
     assert_eq!(no_age.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_age.stderr).contains("--older-than <DAYS>"));
-    assert_eq!(intake(db.url(), &["dedup", "purge", "--older-than", "0"]).status.code(), Some(2));
-    let help = stdout(&intake(db.url(), &["dedup", "purge", "--help"]));
+    assert_eq!(intake(db.url(), &["executions", "purge", "--older-than", "0"]).status.code(), Some(2));
+    let help = stdout(&intake(db.url(), &["executions", "purge", "--help"]));
     assert!(help.contains("bring back any of its fills"), "{help}");
 
     let dir = tempfile::tempdir().unwrap();
-    stdout(&intake(db.url(), &["import", "executions", export(&dir, "a.csv", 1..=3, None).to_str().unwrap()]));
-    let dry = json(&intake(db.url(), &["--json", "dedup", "purge", "--older-than", "1", "--dry-run"]));
+    stdout(&intake(db.url(), &["executions", "import", export(&dir, "a.csv", 1..=3, None).to_str().unwrap()]));
+    let dry = json(&intake(db.url(), &["--json", "executions", "purge", "--older-than", "1", "--dry-run"]));
     assert_eq!((dry["removed"].as_u64(), dry["dry_run"].as_bool()), (Some(0), Some(true)), "today's imports are kept");
-    let purged = stdout(&intake(db.url(), &["dedup", "purge", "--older-than", "30"]));
+    let purged = stdout(&intake(db.url(), &["executions", "purge", "--older-than", "30"]));
     assert!(purged.starts_with("Removed 0 imported_executions rows imported before"), "{purged}");
     assert_eq!(count(db, "imported_executions"), 3);
 }

@@ -1,4 +1,5 @@
-//! `intake import`: bringing outside files into the database.
+//! `intake executions`: NinjaTrader execution imports (seed 004) and the maintenance of their
+//! de-duplication ledger.
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +14,13 @@ use crate::output;
 const PROGRESS_BAR_BYTES: u64 = 4 << 20;
 
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub struct ExecutionsArgs {
     #[command(subcommand)]
-    command: ImportCommand,
+    command: ExecutionsCommand,
 }
 
 #[derive(Debug, Subcommand)]
-enum ImportCommand {
+enum ExecutionsCommand {
     /// Import NinjaTrader 8 executions exports; every execution is written once, ever.
     ///
     /// Each file is read through the same validator the upload page runs (every locale and
@@ -29,11 +30,26 @@ enum ImportCommand {
     /// and a fill deleted from `trades` does not come back. A file with any invalid row imports
     /// nothing unless --skip-invalid is given.
     #[command(verbatim_doc_comment)]
-    Executions(ExecutionsArgs),
+    Import(ImportArgs),
+    /// Forget imported execution ids older than an age (the ledger only; trades are kept).
+    ///
+    /// imported_executions remembers every execution id ever imported so that re-importing a
+    /// file never brings back a fill. Purging rows older than DAYS keeps the ledger small, but
+    /// re-importing a file from before then will bring back any of its fills you deleted from
+    /// trades (fills still in trades are not duplicated). There is no default age.
+    #[command(verbatim_doc_comment)]
+    Purge {
+        /// Remove ledger rows imported more than DAYS days ago (UTC).
+        #[arg(long, value_name = "DAYS", required = true, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+        older_than: u32,
+        /// Only count the rows that would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Args)]
-struct ExecutionsArgs {
+struct ImportArgs {
     /// Export files to import, in order.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
@@ -50,8 +66,14 @@ enum FileResult {
     Failed { file: String, outcome: &'static str, error: String },
 }
 
-pub fn execute(database_url: &str, json: bool, args: &ImportArgs) -> anyhow::Result<()> {
-    let ImportCommand::Executions(args) = &args.command;
+pub fn execute(database_url: &str, json: bool, args: &ExecutionsArgs) -> anyhow::Result<()> {
+    match &args.command {
+        ExecutionsCommand::Import(args) => import(database_url, json, args),
+        ExecutionsCommand::Purge { older_than, dry_run } => purge(database_url, json, *older_than, *dry_run),
+    }
+}
+
+fn import(database_url: &str, json: bool, args: &ImportArgs) -> anyhow::Result<()> {
     let database = Database::connect(database_url)?;
     let options = ImportOptions { skip_invalid: args.skip_invalid };
     let mut results = Vec::with_capacity(args.files.len());
@@ -177,4 +199,24 @@ fn print_totals(results: &[FileResult]) -> anyhow::Result<()> {
         });
     }
     output::line(&table)
+}
+
+fn purge(database_url: &str, json: bool, older_than: u32, dry_run: bool) -> anyhow::Result<()> {
+    let database = Database::connect(database_url)?;
+    let summary = execution_dedup::purge(&database, older_than, dry_run)?;
+    if json {
+        return output::json(&summary);
+    }
+    let verb = if dry_run { "Would remove" } else { "Removed" };
+    output::line(format_args!(
+        "{verb} {} imported_executions rows imported before {} UTC.",
+        summary.removed,
+        summary.cutoff.format("%Y-%m-%d %H:%M:%S")
+    ))?;
+    if summary.removed > 0 {
+        output::line(
+            "Re-importing a file from before then will bring back any of its fills deleted from trades; fills still in trades are not duplicated.",
+        )?;
+    }
+    Ok(())
 }
