@@ -13,8 +13,9 @@
 use upload_validator::{Context, PayloadKind};
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(typescript_custom_section)]
-const TYPES: &str = r#"
+/// The TypeScript declarations of the package's plain objects, checked against the Rust types
+/// and the real reports by `tests/typescript.rs`.
+pub const TYPESCRIPT: &str = r#"
 /** A payload kind's name. */
 export type PayloadKind =
   | "weekly_actuals"
@@ -66,6 +67,9 @@ export interface Report {
   omitted: Record<string, number>;
 }
 "#;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = TYPESCRIPT;
 
 /// Validates one payload pushed in chunks of any size.
 #[wasm_bindgen]
