@@ -20,14 +20,13 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{ErrorKind, Read as _};
 use std::path::Path;
-use std::sync::mpsc;
 
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use migration_core::{Database, DbConnection, Migrator, State};
-use upload_validator::{Action, Context, EntryExit, Execution, Finding, PayloadKind, Record, Report, Rule, Validator};
+use upload_validator::{Action, Context, EntryExit, Execution, Finding, PayloadKind, Record, Report, Validator};
 
 use crate::Error;
 use crate::schema::execution_stage;
@@ -197,11 +196,8 @@ impl Parsed {
         if self.report.errors == 0 {
             return true;
         }
-        // The validator stops at these, so skipping invalid rows would silently drop the rest.
-        let stopped = |rule: Rule| {
-            self.report.findings.iter().any(|f| f.rule == rule) || self.report.omitted.contains_key(rule.code())
-        };
-        options.skip_invalid && !stopped(Rule::RecordTooLong) && !stopped(Rule::FileTooLarge)
+        // Skipping invalid rows of a file the validator stopped reading would silently drop the rest.
+        options.skip_invalid && !self.report.stopped_early()
     }
 }
 
@@ -219,22 +215,18 @@ fn stream(
 ) -> Result<Parsed, Error> {
     let Source { mut file, path } = source;
     let read_error = |source| Error::Read { path: path.to_path_buf(), source };
-    let (sender, fills) = mpsc::channel();
     let mut validator = Validator::new(PayloadKind::NinjaTraderExecutions, Context::default())
-        .expect("NinjaTrader exports need no context")
-        .on_record(move |record| {
-            // The receiver lives until the end of this function.
-            let _ = sender.send(record);
-        });
+        .expect("NinjaTrader exports need no context");
     let mut valid = 0;
-    let mut drain = |sink: &mut dyn FnMut(StagedFill) -> Result<(), Error>| {
-        for record in fills.try_iter() {
-            if let Record::Execution(fill) = record {
-                valid += 1;
-                sink(StagedFill::new(fill, path)?)?;
+    // The first error staging a fill; later records are not staged (the import fails).
+    let mut failed: Option<Error> = None;
+    let mut on_record = |record: Record| {
+        if let (Record::Execution(fill), None) = (record, &failed) {
+            valid += 1;
+            if let Err(error) = StagedFill::new(fill, path).and_then(&mut *sink) {
+                failed = Some(error);
             }
         }
-        Ok::<_, Error>(())
     };
     let mut buffer = vec![0; CHUNK_BYTES];
     let mut bytes = 0;
@@ -245,14 +237,15 @@ fn stream(
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
             Err(error) => return Err(read_error(error)),
         };
-        validator.push(&buffer[..n]);
+        validator.push_each(&buffer[..n], &mut on_record);
         bytes += n as u64;
         progress(bytes);
-        drain(sink)?;
     }
-    let report = validator.finish();
-    drain(sink)?;
-    Ok(Parsed { report, valid })
+    let report = validator.finish_each(&mut on_record);
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(Parsed { report, valid }),
+    }
 }
 
 /// One valid fill in the form the tables store it.

@@ -144,12 +144,12 @@ impl Document {
         }
     }
 
-    pub(crate) fn finish(mut self, sink: Option<Box<dyn FnMut(Record)>>) -> Report {
+    pub(crate) fn finish(mut self, sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report {
         let mut detected = BTreeMap::new();
         detected.insert("format", "json".to_owned());
         let records = match self.check() {
             Some(text) => {
-                if let Some(mut sink) = sink.filter(|_| self.findings.errors() == 0) {
+                if let Some(sink) = sink.filter(|_| self.findings.errors() == 0) {
                     sink(Record::Document(text));
                 }
                 1

@@ -181,6 +181,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Whether the validator stopped reading before the end of the payload (a record over
+    /// 1 MiB, a file over the size limit): the rows after that point were never read, so an
+    /// importer must not treat the valid rows it got as the whole file.
+    pub fn stopped_early(&self) -> bool {
+        const STOPPING: [Rule; 2] = [Rule::RecordTooLong, Rule::FileTooLarge];
+        STOPPING.iter().any(|rule| {
+            self.findings.iter().any(|finding| finding.rule == *rule) || self.omitted.contains_key(rule.code())
+        })
+    }
+
     /// The report as JSON (two-space indented, fields in declaration order, as
     /// `serde_json::to_string_pretty` writes it): the exact bytes compared natively, under Node
     /// and in the browser. Written by hand so the browser package carries no JSON serializer.

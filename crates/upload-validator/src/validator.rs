@@ -181,8 +181,9 @@ impl Validator {
         })
     }
 
-    /// Also hands every valid data record to `sink`, typed: the server's importers use the
-    /// validator as their parser.
+    /// Also hands every valid data record to `sink`, typed. For a caller that owns the
+    /// records' destination for the validator's whole life; an importer that borrows its
+    /// destination passes it to [`push_each`](Self::push_each) instead.
     pub fn on_record(mut self, sink: impl FnMut(Record) + 'static) -> Self {
         match &mut self.input {
             Input::Csv(csv) => csv.state.sink = Some(Box::new(sink)),
@@ -193,6 +194,47 @@ impl Validator {
 
     /// Feeds the next chunk.
     pub fn push(&mut self, chunk: &[u8]) {
+        let mut stored = self.take_sink();
+        self.push_to(chunk, stored.as_deref_mut());
+        self.put_sink(stored);
+    }
+
+    /// Feeds the next chunk and hands each valid data record it completes to `on_record`,
+    /// typed, before returning: the server's importers use the validator as their parser this
+    /// way, with no channel and no `'static` sink. Records of one file go to whichever
+    /// callback is given when they complete, so pass the same one every time (and to
+    /// [`finish_each`](Self::finish_each)).
+    pub fn push_each(&mut self, chunk: &[u8], on_record: &mut dyn FnMut(Record)) {
+        self.push_to(chunk, Some(on_record));
+    }
+
+    /// Ends the input and returns the report.
+    pub fn finish(mut self) -> Report {
+        let mut stored = self.take_sink();
+        self.finish_to(stored.as_deref_mut())
+    }
+
+    /// Ends the input, handing the last records to `on_record` (see [`push_each`](Self::push_each)),
+    /// and returns the report.
+    pub fn finish_each(self, on_record: &mut dyn FnMut(Record)) -> Report {
+        self.finish_to(Some(on_record))
+    }
+
+    fn take_sink(&mut self) -> Option<Box<dyn FnMut(Record)>> {
+        match &mut self.input {
+            Input::Csv(csv) => csv.state.sink.take(),
+            Input::Document { sink, .. } => sink.take(),
+        }
+    }
+
+    fn put_sink(&mut self, stored: Option<Box<dyn FnMut(Record)>>) {
+        match &mut self.input {
+            Input::Csv(csv) => csv.state.sink = stored,
+            Input::Document { sink, .. } => *sink = stored,
+        }
+    }
+
+    fn push_to(&mut self, chunk: &[u8], mut sink: Option<&mut (dyn FnMut(Record) + '_)>) {
         let CsvInput { stream, state } = match &mut self.input {
             Input::Csv(csv) => &mut **csv,
             Input::Document { document, .. } => return document.push(chunk),
@@ -212,18 +254,17 @@ impl Validator {
             });
             return;
         }
-        stream.push(chunk, &mut |record| state.on_record(&record));
+        stream.push(chunk, &mut |record| state.on_record(&record, sink.as_deref_mut()));
     }
 
-    /// Ends the input and returns the report.
-    pub fn finish(self) -> Report {
+    fn finish_to(self, mut sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report {
         let CsvInput { mut stream, mut state } = match self.input {
             Input::Csv(csv) => *csv,
-            Input::Document { document, sink } => return document.finish(sink),
+            Input::Document { document, .. } => return document.finish(sink),
         };
         let state = &mut state;
         if !state.stopped {
-            stream.finish(&mut |record| state.on_record(&record));
+            stream.finish(&mut |record| state.on_record(&record, sink.as_deref_mut()));
         }
         if let Some(Event::RecordTooLong { line, byte_offset }) = stream.stopped().cloned() {
             let next_record = state.records + 1;
@@ -254,7 +295,7 @@ impl State {
         Out::new(&mut self.findings, self.header.as_deref().unwrap_or(&[]))
     }
 
-    fn on_record(&mut self, record: &RecordRef<'_>) {
+    fn on_record(&mut self, record: &RecordRef<'_>, sink: Option<&mut (dyn FnMut(Record) + '_)>) {
         if self.stopped {
             return;
         }
@@ -300,11 +341,8 @@ impl State {
         self.records += 1;
         let number = self.records;
         let header = self.header.as_deref().unwrap_or(&[]);
-        let mut out = Out {
-            findings: &mut self.findings,
-            header,
-            records: self.sink.as_mut().map(|sink| &mut **sink as &mut dyn FnMut(Record)),
-        };
+        let mut out =
+            Out { findings: &mut self.findings, header, records: sink.map(|sink| sink as &mut dyn FnMut(Record)) };
         let layout = self.layout.as_ref().expect("records follow an accepted header");
         if kinds::check_width(layout, record, number, &mut out, || self.checker.width_hint()) {
             self.checker.record(record, layout, number, &mut out);
