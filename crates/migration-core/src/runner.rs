@@ -336,20 +336,12 @@ impl<'d> Migrator<'d> {
     pub fn redo(&self, db: &Database, domain: Option<&str>, steps: usize) -> Result<Vec<Step>> {
         let domain = self.single(domain)?;
         let mut connection = db.get()?;
-        lock::with_migrator_lock(db, &mut connection, self.policy.lock_timeout, |connection| {
-            dispatch!(*connection, conn => {
-                let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps), &self.policy)?;
-                let reverted: Vec<(String, String)> =
-                    done.iter().rev().map(|step| (step.version.clone(), step.name.clone())).collect();
-                for (version, name) in reverted {
-                    let Some(migration) = find(domain, &version, &name) else {
-                        return Err(Error::UnknownAppliedMigration { domain: domain.name().to_owned(), version, name });
-                    };
-                    done.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
-                }
-                Ok(done)
-            })
-        })
+        lock::with_migrator_lock(
+            db,
+            &mut connection,
+            self.policy.lock_timeout,
+            |connection| dispatch!(*connection, conn => redo_domain(conn, domain, steps, &self.policy)),
+        )
     }
 
     /// What `run` would do, without changing the database: each pending migration with its
@@ -377,8 +369,8 @@ impl<'d> Migrator<'d> {
                 let before = Snapshot::read(&mut scratch_connection)?;
                 let in_transaction = migration.run_in_transaction(domain, backend)?;
                 let fails = if replaying {
-                    match dispatch!(scratch_connection, conn => apply(conn, domain, migration, Direction::Up, Mode::DryRun))
-                    {
+                    let replayed = dispatch!(scratch_connection, conn => replay_up(conn, domain, migration));
+                    match replayed {
                         Ok(_) => None,
                         Err(Error::MigrationFailed(failure)) => Some(failure.to_string()),
                         Err(other) => return Err(other),
@@ -474,53 +466,12 @@ impl<'d> Migrator<'d> {
             return Err(Error::ReasonRequired);
         }
         let mut connection = db.get()?;
-        let backend = db.backend();
-        lock::with_migrator_lock(db, &mut connection, self.policy.lock_timeout, |connection| {
-            dispatch!(*connection, conn => {
-                conn.ensure_bookkeeping()?;
-                conn.ensure_audit()?;
-                let applied = conn.applied(domain.name())?;
-                let rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version == version).collect();
-                let row = rows
-                    .iter()
-                    .find(|row| find(domain, &row.version, &row.name).is_some())
-                    .or(rows.first())
-                    .copied()
-                    .ok_or_else(|| Error::NotApplied { domain: domain.name().to_owned(), version: version.to_owned() })?;
-                let Some(migration) = find(domain, &row.version, &row.name) else {
-                    return Err(Error::UnknownAppliedMigration {
-                        domain: domain.name().to_owned(),
-                        version: row.version.clone(),
-                        name: row.name.clone(),
-                    });
-                };
-                let up = migration.script(backend, Direction::Up);
-                if row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum) {
-                    return Err(Error::NothingToRebless { path: migration.path(domain, backend, Direction::Up) });
-                }
-                let current = ChecksumAlgorithm::CURRENT;
-                let audit = AuditRow {
-                    domain: domain.name().to_owned(),
-                    version: row.version.clone(),
-                    name: row.name.clone(),
-                    action: "rebless".into(),
-                    old_checksum: row.checksum.clone(),
-                    new_checksum: current.checksum(up),
-                    checksum_algorithm: current.id().to_owned(),
-                    at: now_to_the_microsecond(),
-                    os_user: lock::os_user(),
-                    reason: reason.trim().to_owned(),
-                };
-                let in_transaction = migration.run_in_transaction(domain, backend)?;
-                let down = migration.script(backend, Direction::Down);
-                conn.exclusive_transaction(|conn| {
-                    conn.update_recorded(row, &audit.new_checksum, current, Some((down, in_transaction)))?;
-                    conn.audit(&audit)
-                })?;
-                tracing::info!("reblessed {}/{}_{}: {}", audit.domain, audit.version, audit.name, audit.reason);
-                Ok(audit)
-            })
-        })
+        lock::with_migrator_lock(
+            db,
+            &mut connection,
+            self.policy.lock_timeout,
+            |connection| dispatch!(*connection, conn => rebless_domain(conn, domain, version, reason)),
+        )
     }
 
     /// Replays, on `scratch`, the applied migrations of every domain (for `plan`).
@@ -545,7 +496,7 @@ impl<'d> Migrator<'d> {
             }
             for migration in ordered(domain, &self.policy)? {
                 if applied.iter().any(|row| row.is(migration.version, migration.name)) {
-                    dispatch!(target, conn => apply(conn, domain, migration, Direction::Up, Mode::DryRun))?;
+                    dispatch!(target, conn => replay_up(conn, domain, migration))?;
                     replayed += 1;
                 }
             }
@@ -677,6 +628,77 @@ fn check_history<'a>(
         });
     }
     Ok(pending)
+}
+
+/// Reverts the last `steps` migrations of `domain` and applies them again.
+fn redo_domain<C: MigrationConnection>(
+    conn: &mut C,
+    domain: &Domain,
+    steps: usize,
+    policy: &Policy,
+) -> Result<Vec<Step>> {
+    let mut done = rollback_domain(conn, domain, &RollbackTarget::Steps(steps), policy)?;
+    let reverted: Vec<(String, String)> =
+        done.iter().rev().map(|step| (step.version.clone(), step.name.clone())).collect();
+    for (version, name) in reverted {
+        let Some(migration) = find(domain, &version, &name) else {
+            return Err(Error::UnknownAppliedMigration { domain: domain.name().to_owned(), version, name });
+        };
+        done.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
+    }
+    Ok(done)
+}
+
+/// Records the current text of an applied, edited migration and its audit row.
+fn rebless_domain<C: MigrationConnection>(
+    conn: &mut C,
+    domain: &Domain,
+    version: &str,
+    reason: &str,
+) -> Result<AuditRow> {
+    let backend = C::BACKEND;
+    conn.ensure_bookkeeping()?;
+    conn.ensure_audit()?;
+    let applied = conn.applied(domain.name())?;
+    let rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version == version).collect();
+    let row = rows
+        .iter()
+        .find(|row| find(domain, &row.version, &row.name).is_some())
+        .or(rows.first())
+        .copied()
+        .ok_or_else(|| Error::NotApplied { domain: domain.name().to_owned(), version: version.to_owned() })?;
+    let Some(migration) = find(domain, &row.version, &row.name) else {
+        return Err(Error::UnknownAppliedMigration {
+            domain: domain.name().to_owned(),
+            version: row.version.clone(),
+            name: row.name.clone(),
+        });
+    };
+    let up = migration.script(backend, Direction::Up);
+    if row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum) {
+        return Err(Error::NothingToRebless { path: migration.path(domain, backend, Direction::Up) });
+    }
+    let current = ChecksumAlgorithm::CURRENT;
+    let audit = AuditRow {
+        domain: domain.name().to_owned(),
+        version: row.version.clone(),
+        name: row.name.clone(),
+        action: "rebless".into(),
+        old_checksum: row.checksum.clone(),
+        new_checksum: current.checksum(up),
+        checksum_algorithm: current.id().to_owned(),
+        at: now_to_the_microsecond(),
+        os_user: lock::os_user(),
+        reason: reason.trim().to_owned(),
+    };
+    let in_transaction = migration.run_in_transaction(domain, backend)?;
+    let down = migration.script(backend, Direction::Down);
+    conn.exclusive_transaction(|conn| {
+        conn.update_recorded(row, &audit.new_checksum, current, Some((down, in_transaction)))?;
+        conn.audit(&audit)
+    })?;
+    tracing::info!("reblessed {}/{}_{}: {}", audit.domain, audit.version, audit.name, audit.reason);
+    Ok(audit)
 }
 
 fn run_domains<C: MigrationConnection>(conn: &mut C, domains: &[&Domain], policy: &Policy) -> Result<Vec<Step>> {
@@ -879,6 +901,15 @@ fn apply<C: MigrationConnection>(
         down_sql: Some(migration.script(C::BACKEND, Direction::Down).to_owned()),
     };
     run_script(conn, domain, migration.version, migration.name, direction, &script, row)
+}
+
+/// Applies a migration on a scratch database.
+fn replay_up<C: MigrationConnection>(
+    conn: &mut C,
+    domain: &Domain,
+    migration: &MigrationFiles,
+) -> Result<Option<Step>> {
+    apply(conn, domain, migration, Direction::Up, Mode::DryRun)
 }
 
 /// Reverts a migration whose files are gone, with its recorded `down.sql`.
