@@ -25,7 +25,7 @@ use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use migration_core::{Database, DbConnection, Migrator, State};
+use migration_core::{Database, DbConnection, Migrator, PragmaGuard, State};
 use upload_validator::{Action, Context, EntryExit, Execution, Finding, PayloadKind, Record, Report, Validator};
 
 use crate::Error;
@@ -535,44 +535,21 @@ fn import_sqlite(
     options: ImportOptions,
     progress: &mut dyn FnMut(u64),
 ) -> Result<FileSummary, Error> {
-    // The connection goes back to the pool afterwards: note its settings to put them back.
-    let found = diesel::sql_query(SQLITE_READ_SETTINGS)
-        .get_result::<SqliteSettings>(conn)
-        .map_err(query_error("read the connection's settings"))?;
-    conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}; \
-         PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}; PRAGMA temp.cache_size = -{SQLITE_IMPORT_CACHE_KIB}"
-    ))
-    .and_then(|()| conn.batch_execute(SQLITE_CREATE_STAGE))
-    .map_err(query_error("create the stage table"))?;
-    let result = stage_and_merge_sqlite(conn, source, file_name, options, progress);
-    let SqliteSettings { busy_timeout, cache_size, temp_cache_size } = found;
-    let reset = conn
-        .batch_execute(&format!(
-            "DROP TABLE IF EXISTS temp.execution_stage; DROP TABLE IF EXISTS temp.execution_firsts; \
-             PRAGMA busy_timeout = {busy_timeout}; PRAGMA cache_size = {cache_size}; PRAGMA temp.cache_size = {temp_cache_size}"
-        ))
+    // The connection goes back to the pool afterwards: the guard puts its settings back, even
+    // when the import fails.
+    let (busy, cache) = (SQLITE_IMPORT_BUSY_TIMEOUT_MS.to_string(), format!("-{SQLITE_IMPORT_CACHE_KIB}"));
+    let mut conn =
+        PragmaGuard::set(conn, &[("busy_timeout", &busy), ("cache_size", &cache), ("temp.cache_size", &cache)])
+            .map_err(query_error("tune the connection for the import"))?;
+    conn.batch_execute(SQLITE_CREATE_STAGE).map_err(query_error("create the stage table"))?;
+    let result = stage_and_merge_sqlite(&mut conn, source, file_name, options, progress);
+    let dropped = conn
+        .batch_execute("DROP TABLE IF EXISTS temp.execution_stage; DROP TABLE IF EXISTS temp.execution_firsts")
         .map_err(query_error("drop the stage table"));
     let summary = result?;
-    reset?;
+    dropped?;
     Ok(summary)
 }
-
-/// The settings an SQLite import changes on its connection.
-#[derive(QueryableByName)]
-struct SqliteSettings {
-    #[diesel(sql_type = BigInt)]
-    busy_timeout: i64,
-    #[diesel(sql_type = BigInt)]
-    cache_size: i64,
-    #[diesel(sql_type = BigInt)]
-    temp_cache_size: i64,
-}
-
-const SQLITE_READ_SETTINGS: &str = "
-SELECT (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout,
-       (SELECT cache_size FROM pragma_cache_size) AS cache_size,
-       (SELECT cache_size FROM pragma_cache_size WHERE schema = 'temp') AS temp_cache_size";
 
 fn stage_and_merge_sqlite(
     conn: &mut SqliteConnection,

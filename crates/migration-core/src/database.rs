@@ -234,9 +234,121 @@ fn configure_sqlite(conn: &mut SqliteConnection) -> QueryResult<()> {
     ))
 }
 
+/// SQLite settings changed on a pooled connection for one job and put back when dropped,
+/// even when the job fails or panics, so the pool never hands out a connection someone else
+/// tuned. It derefs to the connection.
+///
+/// ```
+/// # fn f(conn: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+/// use diesel::connection::SimpleConnection as _;
+/// let mut tuned = migration_core::PragmaGuard::set(conn, &[("cache_size", "-32768"), ("busy_timeout", "300000")])?;
+/// tuned.batch_execute("SELECT 1")?; // with the larger cache; the old one is back after the scope
+/// # Ok(()) }
+/// ```
+pub struct PragmaGuard<'c> {
+    conn: &'c mut SqliteConnection,
+    /// `(pragma, value before)`, in the order they were set.
+    previous: Vec<(&'static str, String)>,
+}
+
+impl<'c> PragmaGuard<'c> {
+    /// Sets each `(pragma, value)` (a pragma may name a schema: `temp.cache_size`) after noting
+    /// its current value. Pragma names are the caller's constants, never input.
+    pub fn set(conn: &'c mut SqliteConnection, settings: &[(&'static str, &str)]) -> QueryResult<Self> {
+        #[derive(diesel::QueryableByName)]
+        struct Value {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let mut guard = PragmaGuard { conn, previous: Vec::with_capacity(settings.len()) };
+        for (pragma, value) in settings {
+            let before = diesel::sql_query(format!(
+                "SELECT CAST((SELECT * FROM pragma_{}) AS TEXT) AS value",
+                table_valued(pragma)
+            ))
+            .get_result::<Value>(guard.conn)?;
+            guard.conn.batch_execute(&format!("PRAGMA {pragma} = {value}"))?;
+            guard.previous.push((pragma, before.value));
+        }
+        Ok(guard)
+    }
+}
+
+/// `temp.cache_size` → `cache_size WHERE schema = 'temp'` for the table-valued form.
+fn table_valued(pragma: &str) -> String {
+    match pragma.split_once('.') {
+        Some((schema, name)) => format!("{name} WHERE schema = '{schema}'"),
+        None => pragma.to_owned(),
+    }
+}
+
+impl std::ops::Deref for PragmaGuard<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for PragmaGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn
+    }
+}
+
+impl Drop for PragmaGuard<'_> {
+    fn drop(&mut self) {
+        for (pragma, value) in self.previous.iter().rev() {
+            if let Err(error) = self.conn.batch_execute(&format!("PRAGMA {pragma} = {value}")) {
+                tracing::warn!("could not put PRAGMA {pragma} back to {value}: {error}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pragma_guard_puts_the_settings_back_even_after_a_panic() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        configure_sqlite(&mut conn).unwrap();
+        let read = |conn: &mut SqliteConnection| -> (i64, i64, i64) {
+            #[derive(diesel::QueryableByName)]
+            struct Settings {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                timeout: i64,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                cache: i64,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                temp_cache: i64,
+            }
+            let s: Settings = diesel::sql_query(
+                "SELECT (SELECT timeout FROM pragma_busy_timeout) AS timeout, (SELECT cache_size FROM pragma_cache_size) AS cache, \
+                 (SELECT cache_size FROM pragma_cache_size WHERE schema = 'temp') AS temp_cache",
+            )
+            .get_result(conn)
+            .unwrap();
+            (s.timeout, s.cache, s.temp_cache)
+        };
+        let before = read(&mut conn);
+        {
+            let mut tuned = PragmaGuard::set(
+                &mut conn,
+                &[("busy_timeout", "123"), ("cache_size", "-4096"), ("temp.cache_size", "-2048")],
+            )
+            .unwrap();
+            assert_eq!(read(&mut tuned), (123, -4096, -2048));
+        }
+        assert_eq!(read(&mut conn), before);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _tuned = PragmaGuard::set(&mut conn, &[("cache_size", "-8192")]).unwrap();
+            panic!("the job failed");
+        }));
+        assert!(unwound.is_err());
+        assert_eq!(read(&mut conn), before, "put back while unwinding");
+    }
 
     #[test]
     fn adds_a_connect_timeout_only_when_missing() {

@@ -61,7 +61,9 @@ use std::path::PathBuf;
 
 pub use bookkeeping::{AppliedRow, AuditRow, MigrationConnection, Shape};
 pub use checksum::ChecksumAlgorithm;
-pub use database::{CONNECT_TIMEOUT, Database, DbConnection, PgPooled, SQLITE_BUSY_TIMEOUT_MS, Seeded, SqlitePooled};
+pub use database::{
+    CONNECT_TIMEOUT, Database, DbConnection, PgPooled, PragmaGuard, SQLITE_BUSY_TIMEOUT_MS, Seeded, SqlitePooled,
+};
 pub use domain::{Direction, Domain, MigrationFiles, Scripts};
 pub use lock::{DEFAULT_LOCK_TIMEOUT, MigrationLock};
 pub use runner::{
