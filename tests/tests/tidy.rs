@@ -74,6 +74,20 @@ fn every_allow_says_why() {
 }
 
 #[test]
+fn the_pure_crates_do_no_io() {
+    let root = workspace_root();
+    let pure = [root.join("crates/upload-validator/src"), root.join("crates/csv-stream/src")];
+    let files: Vec<PathBuf> = rust_files().into_iter().filter(|f| pure.iter().any(|dir| f.starts_with(dir))).collect();
+    assert!(files.len() >= 3, "found only {files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for io in ["std::fs", "std::net", "std::process", "std::env", "File::open"] {
+            assert!(!text.contains(io), "{}: a pure crate does no I/O (`{io}`)", file.display());
+        }
+    }
+}
+
+#[test]
 fn no_trailing_whitespace() {
     let bad = violations(|text| {
         text.lines().position(|line| line.ends_with(' ') || line.ends_with('\t')).map(|n| format!("line {}", n + 1))

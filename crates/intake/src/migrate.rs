@@ -224,7 +224,7 @@ fn plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
     } else {
         print_plan(plan)?;
     }
-    if let Some(failing) = plan.migrations.iter().find(|m| m.fails.is_some()) {
+    if let Some(failing) = plan.failing() {
         anyhow::bail!(
             "`intake migrate run` would fail at {}/{}_{} (see above); nothing was changed",
             failing.domain,

@@ -144,6 +144,12 @@ impl AppliedRow {
         ChecksumAlgorithm::from_id(&self.checksum_algorithm)
     }
 
+    /// Whether `up` is the script this row recorded: its checksum, by the row's own
+    /// algorithm, is the recorded one.
+    pub fn matches(&self, up: &str) -> bool {
+        self.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == self.checksum)
+    }
+
     /// Whether this row records `version` and `name`.
     pub fn is(&self, version: &str, name: &str) -> bool {
         self.version == version && self.name == name

@@ -83,9 +83,10 @@ impl Domain {
         self.migrations
     }
 
-    /// Looks a migration up by version.
-    pub fn find(&self, version: &str) -> Option<&'static MigrationFiles> {
-        self.migrations.iter().find(|m| m.version == version)
+    /// Looks a migration up by version and name (the name tells apart two migrations that
+    /// share a version, and a renamed folder from the migration that was applied).
+    pub fn find(&self, version: &str, name: &str) -> Option<&'static MigrationFiles> {
+        self.migrations.iter().find(|m| m.version == version && m.name == name)
     }
 
     /// Checks what the build could not: every `metadata.toml` parses. Domain crates call this

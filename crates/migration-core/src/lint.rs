@@ -24,6 +24,8 @@ use crate::{Backend, Domain, MigrationFiles};
 pub struct LintFinding {
     /// The rule's code, e.g. `cascade`.
     pub rule: &'static str,
+    /// The domain whose migration it is about; `None` for an object no migration made.
+    pub domain: Option<&'static str>,
     /// The script, relative to the workspace root.
     pub file: String,
     /// 1-based line.
@@ -172,7 +174,13 @@ pub fn lint_migration(
         let words = words(statement.text);
         let line_of = |at: usize| statement.line + statement.text[..at].bytes().filter(|&b| b == b'\n').count();
         let mut warn = |rule: &'static str, at: usize, message: String| {
-            findings.push(LintFinding { rule, file: file.clone(), line: line_of(at), message });
+            findings.push(LintFinding {
+                rule,
+                domain: Some(domain.name()),
+                file: file.clone(),
+                line: line_of(at),
+                message,
+            });
         };
         let Some(first) = words.first() else { continue };
         if in_transaction && let Some(what) = outside_transaction_only(&words, backend) {
@@ -319,7 +327,8 @@ fn type_after(sql: &str, at: usize) -> String {
 /// same table, each attributed to the `CREATE INDEX` statement in `domains` that made it.
 pub fn redundant_indexes(snapshot: &Snapshot, domains: &[&Domain]) -> Vec<LintFinding> {
     struct Candidate<'a> {
-        name: String,
+        /// The index's name; `None` for a unique or primary key, which is never redundant.
+        index: Option<&'a str>,
         label: String,
         table: &'a str,
         columns: Vec<&'a str>,
@@ -335,7 +344,7 @@ pub fn redundant_indexes(snapshot: &Snapshot, domains: &[&Domain]) -> Vec<LintFi
                     continue;
                 };
                 candidates.push(Candidate {
-                    name: object.name.clone(),
+                    index: Some(&object.name),
                     label: format!("index {}", object.name),
                     table,
                     columns: inner.0.split(", ").collect(),
@@ -350,7 +359,7 @@ pub fn redundant_indexes(snapshot: &Snapshot, domains: &[&Domain]) -> Vec<LintFi
                     object.definition.trim_matches(['(', ')'])
                 };
                 candidates.push(Candidate {
-                    name: String::new(),
+                    index: None,
                     label: format!(
                         "{} {}",
                         object.kind,
@@ -370,7 +379,8 @@ pub fn redundant_indexes(snapshot: &Snapshot, domains: &[&Domain]) -> Vec<LintFi
         }
     }
     let mut findings = Vec::new();
-    for index in candidates.iter().filter(|c| !c.name.is_empty() && c.plain) {
+    for index in candidates.iter().filter(|c| c.index.is_some() && c.plain) {
+        let name = index.index.unwrap_or_default();
         let covering = candidates.iter().find(|other| {
             !std::ptr::eq(*other, index)
                 && other.plain
@@ -378,18 +388,21 @@ pub fn redundant_indexes(snapshot: &Snapshot, domains: &[&Domain]) -> Vec<LintFi
                 && other.columns.len() >= index.columns.len()
                 && other.columns[..index.columns.len()] == index.columns[..]
                 && (!index.unique || (other.unique && other.columns.len() == index.columns.len()))
-                && (other.columns.len() > index.columns.len() || other.unique || other.name < index.name)
+                && (other.columns.len() > index.columns.len() || other.unique || other.index < index.index)
         });
         if let Some(other) = covering {
-            let (file, line) = locate_index(domains, snapshot.backend, &index.name)
-                .unwrap_or_else(|| ("(not created by a migration)".to_owned(), 0));
+            let (domain, file, line) = match locate_index(domains, snapshot.backend, name) {
+                Some((domain, file, line)) => (Some(domain), file, line),
+                None => (None, "(not created by a migration)".to_owned(), 0),
+            };
             findings.push(LintFinding {
                 rule: "redundant-index",
+                domain,
                 file,
                 line,
                 message: format!(
                     "index {} ({}) is redundant with {}: every write maintains both and no query needs it; drop it in a new migration",
-                    index.name,
+                    name,
                     index.columns.join(", "),
                     other.label
                 ),
@@ -399,8 +412,9 @@ pub fn redundant_indexes(snapshot: &Snapshot, domains: &[&Domain]) -> Vec<LintFi
     findings
 }
 
-/// The file and line of the last `CREATE INDEX name` among the domains' `up.sql` scripts.
-pub fn locate_index(domains: &[&Domain], backend: Backend, name: &str) -> Option<(String, usize)> {
+/// The domain, file and line of the last `CREATE INDEX name` among the domains' `up.sql`
+/// scripts.
+pub fn locate_index(domains: &[&Domain], backend: Backend, name: &str) -> Option<(&'static str, String, usize)> {
     let wanted = unqualified(name);
     let mut found = None;
     for domain in domains {
@@ -415,7 +429,7 @@ pub fn locate_index(domains: &[&Domain], backend: Backend, name: &str) -> Option
                     .iter()
                     .find(|w| !["CONCURRENTLY", "IF", "NOT", "EXISTS"].iter().any(|k| w.is(k)));
                 if named.is_some_and(|w| unqualified(w.text).eq_ignore_ascii_case(wanted)) {
-                    found = Some((migration.path(domain, backend, Direction::Up), statement.line));
+                    found = Some((domain.name(), migration.path(domain, backend, Direction::Up), statement.line));
                 }
             }
         }
@@ -433,19 +447,9 @@ mod tests {
     }
 
     fn with_table(backend: Backend, table: &str, columns: &[(&str, &str)]) -> Snapshot {
-        let mut objects = vec![SchemaObject {
-            kind: Kind::Table,
-            name: table.into(),
-            table: Some(table.into()),
-            definition: String::new(),
-        }];
+        let mut objects = vec![SchemaObject::of_table(Kind::Table, table, table, "")];
         for (column, definition) in columns {
-            objects.push(SchemaObject {
-                kind: Kind::Column,
-                name: format!("{table}.{column}"),
-                table: Some(table.into()),
-                definition: (*definition).into(),
-            });
+            objects.push(SchemaObject::of_table(Kind::Column, format!("{table}.{column}"), table, *definition));
         }
         Snapshot { backend, objects }
     }
@@ -504,12 +508,7 @@ mod tests {
 
     #[test]
     fn an_index_leading_a_unique_key_is_redundant_but_a_longer_one_is_not() {
-        let object = |kind, name: &str, definition: &str| SchemaObject {
-            kind,
-            name: name.into(),
-            table: Some("t".into()),
-            definition: definition.into(),
-        };
+        let object = |kind, name: &str, definition: &str| SchemaObject::of_table(kind, name, "t", definition);
         let snapshot = Snapshot {
             backend: Backend::Sqlite,
             objects: vec![

@@ -251,3 +251,37 @@ fn acquire_file(path: PathBuf, me: &Holder, timeout: Duration) -> Result<Held> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job that panics while holding the lock on a pooled connection releases it: another
+    /// migrator gets it at once (a lock left on the pooled session would make it time out).
+    fn the_lock_is_released_when_the_job_panics(url: &str) {
+        let db = Database::connect(url).unwrap();
+        let mut connection = db.get().unwrap();
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            with_migrator_lock(&db, &mut connection, Duration::from_secs(1), |_| -> Result<()> {
+                panic!("the job failed")
+            })
+        }));
+        assert!(unwound.is_err());
+        drop(connection);
+        let started = Instant::now();
+        let _lock = MigrationLock::acquire(&db, Duration::from_secs(2)).expect("the lock is free");
+        assert!(started.elapsed() < Duration::from_secs(1), "waited {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn postgres_releases_the_lock_after_a_panic() {
+        let db = test_support::TestDatabase::postgres();
+        the_lock_is_released_when_the_job_panics(db.url());
+    }
+
+    #[test]
+    fn sqlite_releases_the_lock_after_a_panic() {
+        let db = test_support::TestDatabase::sqlite();
+        the_lock_is_released_when_the_job_panics(db.url());
+    }
+}

@@ -160,9 +160,9 @@ pub struct PlannedMigration {
 }
 
 impl Plan {
-    /// Whether every pending migration ran on the scratch database.
-    pub fn would_succeed(&self) -> bool {
-        self.migrations.iter().all(|m| m.fails.is_none())
+    /// The migration `run` would fail at, if any (it failed on the scratch database).
+    pub fn failing(&self) -> Option<&PlannedMigration> {
+        self.migrations.iter().find(|m| m.fails.is_some())
     }
 }
 
@@ -239,6 +239,23 @@ fn version_order(a: &str, b: &str) -> Ordering {
     } else {
         a.cmp(b)
     }
+}
+
+/// The order `run` applies migrations in: by version, then by name.
+fn run_order(a: (&str, &str), b: (&str, &str)) -> Ordering {
+    version_order(a.0, b.0).then_with(|| a.1.cmp(b.1))
+}
+
+/// A domain's migrations in run order.
+fn in_run_order(domain: &Domain) -> Vec<&'static MigrationFiles> {
+    let mut migrations: Vec<&MigrationFiles> = domain.migrations().iter().collect();
+    migrations.sort_by(|a, b| run_order((a.version, a.name), (b.version, b.name)));
+    migrations
+}
+
+/// The newest applied version, if any.
+fn newest_applied(applied: &[AppliedRow]) -> Option<&str> {
+    applied.iter().map(|row| row.version.as_str()).max_by(|a, b| version_order(a, b))
 }
 
 fn migration_id(domain: &Domain, version: &str, name: &str) -> String {
@@ -349,18 +366,17 @@ impl<'d> Migrator<'d> {
     /// a scratch database (after the applied ones) to find what they would break; the first
     /// that fails there carries its error in [`PlannedMigration::fails`].
     pub fn plan(&self, db: &Database, domain: Option<&str>) -> Result<Plan> {
-        let domains = self.select(domain)?;
-        let mut connection = db.get()?;
+        let selected = self.select(domain)?;
         let backend = db.backend();
+        // The applied migrations of every domain are replayed (a selected domain's may build
+        // on another's); only the selected domains' pending ones are planned.
+        let applied = applied_by_domain(db, &self.domains)?;
         let mut pending_by_domain = Vec::new();
-        for domain in &domains {
-            let applied = dispatch!(connection, conn => conn.applied(domain.name()))?;
-            let pending = check_history(domain, &applied, backend, &self.policy)?;
-            pending_by_domain.push((*domain, pending));
+        for (domain, rows) in applied.iter().filter(|(d, _)| selected.iter().any(|s| s.name() == d.name())) {
+            pending_by_domain.push((*domain, check_history(domain, rows, backend, &self.policy)?));
         }
-        drop(connection);
         let scratch = Scratch::beside(db)?;
-        self.replay_applied(db, &scratch)?;
+        self.replay(&scratch, &applied)?;
         let mut plan = Plan { migrations: Vec::new() };
         let mut scratch_connection = scratch.database().get()?;
         let mut replaying = true;
@@ -432,7 +448,7 @@ impl<'d> Migrator<'d> {
         let started = Instant::now();
         let selected = self.select(domain)?;
         let scratch = Scratch::beside(db)?;
-        let (replayed, not_replayed) = self.replay(db, &scratch, &selected)?;
+        let (replayed, not_replayed) = self.replay(&scratch, &applied_by_domain(db, &selected)?)?;
         let expected = Snapshot::read(&mut scratch.database().get()?)?;
         let live = Snapshot::read(&mut db.get()?)?;
         let actual = if domain.is_some() {
@@ -449,10 +465,7 @@ impl<'d> Migrator<'d> {
         let drift_lines = drift.iter().map(|d| d.describe("migrations", "the database")).collect();
         let lint = lint::redundant_indexes(&live, &self.domains)
             .into_iter()
-            .filter(|finding| {
-                domain.is_none()
-                    || selected.iter().any(|d| finding.file.starts_with(&format!("migrations/{}/", d.name())))
-            })
+            .filter(|finding| domain.is_none() || selected.iter().any(|d| Some(d.name()) == finding.domain))
             .collect();
         Ok(CheckReport { drift, drift_lines, lint, replayed, not_replayed, duration_ms: millis(started.elapsed()) })
     }
@@ -474,28 +487,19 @@ impl<'d> Migrator<'d> {
         )
     }
 
-    /// Replays, on `scratch`, the applied migrations of every domain (for `plan`).
-    fn replay_applied(&self, db: &Database, scratch: &Scratch) -> Result<()> {
-        self.replay(db, scratch, &self.domains).map(drop)
-    }
-
-    /// Replays on `scratch` the migrations of `domains` applied in `db`, in run order.
-    /// Returns how many were replayed and which applied ones this build lacks.
-    fn replay(&self, db: &Database, scratch: &Scratch, domains: &[&Domain]) -> Result<(usize, Vec<String>)> {
-        let mut live = db.get()?;
+    /// Replays on `scratch`, in run order, each domain's applied migrations. Returns how many
+    /// were replayed and which applied ones this build lacks.
+    fn replay(&self, scratch: &Scratch, applied: &[(&Domain, Vec<AppliedRow>)]) -> Result<(usize, Vec<String>)> {
         let mut target = scratch.database().get()?;
         dispatch!(target, conn => conn.ensure_bookkeeping())?;
         let mut replayed = 0;
         let mut missing = Vec::new();
-        for domain in domains {
-            let applied = dispatch!(live, conn => conn.applied(domain.name()))?;
-            for row in &applied {
-                if find(domain, &row.version, &row.name).is_none() {
-                    missing.push(migration_id(domain, &row.version, &row.name));
-                }
+        for (domain, rows) in applied {
+            for row in rows.iter().filter(|row| domain.find(&row.version, &row.name).is_none()) {
+                missing.push(migration_id(domain, &row.version, &row.name));
             }
             for migration in ordered(domain, &self.policy)? {
-                if applied.iter().any(|row| row.is(migration.version, migration.name)) {
+                if rows.iter().any(|row| row.is(migration.version, migration.name)) {
                     dispatch!(target, conn => replay_up(conn, domain, migration))?;
                     replayed += 1;
                 }
@@ -503,6 +507,12 @@ impl<'d> Migrator<'d> {
         }
         Ok((replayed, missing))
     }
+}
+
+/// Each of `domains` with the migrations applied to it in `db`.
+fn applied_by_domain<'d>(db: &Database, domains: &[&'d Domain]) -> Result<Vec<(&'d Domain, Vec<AppliedRow>)>> {
+    let mut connection = db.get()?;
+    domains.iter().map(|domain| Ok((*domain, dispatch!(connection, conn => conn.applied(domain.name()))?))).collect()
 }
 
 /// Up, down, up for one migration on a scratch connection, comparing snapshots.
@@ -562,9 +572,8 @@ fn verify_one(
 
 /// A domain's migrations in run order (version, then name), refusing two with one version
 /// unless the policy allows it.
-fn ordered<'a>(domain: &'a Domain, policy: &Policy) -> Result<Vec<&'a MigrationFiles>> {
-    let mut migrations: Vec<&MigrationFiles> = domain.migrations().iter().collect();
-    migrations.sort_by(|a, b| version_order(a.version, b.version).then_with(|| a.name.cmp(b.name)));
+fn ordered(domain: &Domain, policy: &Policy) -> Result<Vec<&'static MigrationFiles>> {
+    let migrations = in_run_order(domain);
     if !policy.allow_duplicate_versions
         && let Some(pair) = migrations.windows(2).find(|pair| pair[0].version == pair[1].version)
     {
@@ -577,10 +586,6 @@ fn ordered<'a>(domain: &'a Domain, policy: &Policy) -> Result<Vec<&'a MigrationF
     Ok(migrations)
 }
 
-fn find<'a>(domain: &'a Domain, version: &str, name: &str) -> Option<&'a MigrationFiles> {
-    domain.migrations().iter().find(|m| m.version == version && m.name == name)
-}
-
 /// Checks a domain's history against its applied rows and returns its pending migrations, in
 /// run order; refuses what the policy does not allow.
 fn check_history<'a>(
@@ -591,7 +596,7 @@ fn check_history<'a>(
 ) -> Result<Vec<&'a MigrationFiles>> {
     let migrations = ordered(domain, policy)?;
     for row in applied {
-        match find(domain, &row.version, &row.name) {
+        match domain.find(&row.version, &row.name) {
             None if policy.allow_missing => {
                 tracing::warn!(
                     "{} is applied but not in this build; left as it is",
@@ -607,13 +612,13 @@ fn check_history<'a>(
             }
             Some(migration) => {
                 let up = migration.script(backend, Direction::Up);
-                if row.algorithm().is_none_or(|algorithm| algorithm.checksum(up) != row.checksum) {
+                if !row.matches(up) {
                     return Err(Error::ModifiedMigration { path: migration.path(domain, backend, Direction::Up) });
                 }
             }
         }
     }
-    let newest = applied.iter().map(|row| row.version.as_str()).max_by(|a, b| version_order(a, b));
+    let newest = newest_applied(applied);
     let pending: Vec<&MigrationFiles> =
         migrations.into_iter().filter(|m| !applied.iter().any(|row| row.is(m.version, m.name))).collect();
     if let Some(newest) = newest
@@ -641,7 +646,7 @@ fn redo_domain<C: MigrationConnection>(
     let reverted: Vec<(String, String)> =
         done.iter().rev().map(|step| (step.version.clone(), step.name.clone())).collect();
     for (version, name) in reverted {
-        let Some(migration) = find(domain, &version, &name) else {
+        let Some(migration) = domain.find(&version, &name) else {
             return Err(Error::UnknownAppliedMigration { domain: domain.name().to_owned(), version, name });
         };
         done.extend(apply(conn, domain, migration, Direction::Up, Mode::Real)?);
@@ -663,11 +668,11 @@ fn rebless_domain<C: MigrationConnection>(
     let rows: Vec<&AppliedRow> = applied.iter().filter(|row| row.version == version).collect();
     let row = rows
         .iter()
-        .find(|row| find(domain, &row.version, &row.name).is_some())
+        .find(|row| domain.find(&row.version, &row.name).is_some())
         .or(rows.first())
         .copied()
         .ok_or_else(|| Error::NotApplied { domain: domain.name().to_owned(), version: version.to_owned() })?;
-    let Some(migration) = find(domain, &row.version, &row.name) else {
+    let Some(migration) = domain.find(&row.version, &row.name) else {
         return Err(Error::UnknownAppliedMigration {
             domain: domain.name().to_owned(),
             version: row.version.clone(),
@@ -675,7 +680,7 @@ fn rebless_domain<C: MigrationConnection>(
         });
     };
     let up = migration.script(backend, Direction::Up);
-    if row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum) {
+    if row.matches(up) {
         return Err(Error::NothingToRebless { path: migration.path(domain, backend, Direction::Up) });
     }
     let current = ChecksumAlgorithm::CURRENT;
@@ -746,10 +751,9 @@ fn refresh_records<C: MigrationConnection>(conn: &mut C, domain: &Domain, applie
     let current = ChecksumAlgorithm::CURRENT;
     let mut changed = false;
     for row in applied {
-        let Some(migration) = find(domain, &row.version, &row.name) else { continue };
+        let Some(migration) = domain.find(&row.version, &row.name) else { continue };
         let up = migration.script(C::BACKEND, Direction::Up);
-        let unchanged = row.algorithm().is_some_and(|algorithm| algorithm.checksum(up) == row.checksum);
-        if unchanged && (row.algorithm() != Some(current) || row.down_sql.is_none()) {
+        if row.matches(up) && (row.algorithm() != Some(current) || row.down_sql.is_none()) {
             let down = migration.script(C::BACKEND, Direction::Down);
             let in_transaction = migration.run_in_transaction(domain, C::BACKEND)?;
             conn.update_recorded(row, &current.checksum(up), current, Some((down, in_transaction)))?;
@@ -763,10 +767,8 @@ fn status_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Resul
     let mut statuses = Vec::new();
     for domain in domains {
         let applied = conn.applied(domain.name())?;
-        let newest = applied.iter().map(|row| row.version.as_str()).max_by(|a, b| version_order(a, b));
-        let mut migrations: Vec<&MigrationFiles> = domain.migrations().iter().collect();
-        migrations.sort_by(|a, b| version_order(a.version, b.version).then_with(|| a.name.cmp(b.name)));
-        for migration in migrations {
+        let newest = newest_applied(&applied);
+        for migration in in_run_order(domain) {
             let row = applied.iter().find(|row| row.is(migration.version, migration.name));
             let up = migration.script(C::BACKEND, Direction::Up);
             let state = match row {
@@ -774,9 +776,7 @@ fn status_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Resul
                     State::OutOfOrder
                 }
                 None => State::Pending,
-                Some(row) if row.algorithm().is_none_or(|algorithm| algorithm.checksum(up) != row.checksum) => {
-                    State::Modified
-                }
+                Some(row) if !row.matches(up) => State::Modified,
                 Some(_) => State::Applied,
             };
             statuses.push(MigrationStatus {
@@ -788,7 +788,7 @@ fn status_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Resul
                 duration_ms: row.map(|row| row.duration_ms),
             });
         }
-        for row in applied.iter().filter(|row| find(domain, &row.version, &row.name).is_none()) {
+        for row in applied.iter().filter(|row| domain.find(&row.version, &row.name).is_none()) {
             statuses.push(MigrationStatus {
                 domain: domain.name().to_owned(),
                 version: row.version.clone(),
@@ -812,14 +812,14 @@ fn rollback_domain<C: MigrationConnection>(
         conn.ensure_bookkeeping()?;
     }
     let mut applied = conn.applied(domain.name())?;
-    applied.sort_by(|a, b| version_order(&a.version, &b.version).then_with(|| a.name.cmp(&b.name)));
+    applied.sort_by(|a, b| run_order((&a.version, &a.name), (&b.version, &b.name)));
     // Every known applied migration must be unchanged; a missing one is reverted from its record.
     let known: Vec<AppliedRow> =
-        applied.iter().filter(|row| find(domain, &row.version, &row.name).is_some()).cloned().collect();
+        applied.iter().filter(|row| domain.find(&row.version, &row.name).is_some()).cloned().collect();
     check_history(domain, &known, C::BACKEND, &Policy { allow_out_of_order: true, ..policy.clone() })?;
     let mut steps = Vec::new();
     for row in plan_rollback(domain, &applied, target)? {
-        match find(domain, &row.version, &row.name) {
+        match domain.find(&row.version, &row.name) {
             Some(migration) => steps.extend(apply(conn, domain, migration, Direction::Down, Mode::Real)?),
             None => steps.extend(revert_from_record(conn, domain, row)?),
         }
@@ -851,7 +851,7 @@ fn plan_rollback<'r>(
             return Err(Error::RollbackTargetNotApplied { domain: domain.name().to_owned(), version: version.clone() });
         }
     };
-    if let Some(row) = rows.iter().find(|row| row.down_sql.is_none() && find(domain, &row.version, &row.name).is_none())
+    if let Some(row) = rows.iter().find(|row| row.down_sql.is_none() && domain.find(&row.version, &row.name).is_none())
     {
         return Err(Error::NoRecordedDown {
             domain: domain.name().to_owned(),

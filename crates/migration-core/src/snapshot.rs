@@ -114,6 +114,13 @@ pub struct SchemaObject {
     pub definition: String,
 }
 
+impl SchemaObject {
+    /// An object that belongs to `table`.
+    pub fn of_table(kind: Kind, name: impl Into<String>, table: &str, definition: impl Into<String>) -> Self {
+        SchemaObject { kind, name: name.into(), table: Some(table.to_owned()), definition: definition.into() }
+    }
+}
+
 impl fmt::Display for SchemaObject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.definition.as_str() {
@@ -172,7 +179,6 @@ impl Snapshot {
         }
         .map_err(|source| Error::Query { context: format!("read the {backend} schema"), source })?;
         objects.sort();
-        objects.dedup();
         Ok(Snapshot { backend, objects })
     }
 
@@ -406,6 +412,18 @@ pub fn parity(postgres: &Snapshot, sqlite: &Snapshot) -> Vec<String> {
     problems
 }
 
+/// A column's definition in canonical form: `type[ not null][ default EXPR]`.
+fn column_definition(declared_type: &str, not_null: bool, default: Option<&str>) -> String {
+    let mut definition = normalize_type(declared_type);
+    if not_null {
+        definition.push_str(" not null");
+    }
+    if let Some(default) = default {
+        definition.push_str(&format!(" default {}", collapse(default)));
+    }
+    definition
+}
+
 fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -599,13 +617,7 @@ mod postgres {
              WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMA} AND {NOT_BOOKKEEPING}"
         );
         for column in diesel::sql_query(columns).load::<ColumnRow>(conn)? {
-            let mut definition = normalize_type(&column.data_type);
-            if column.not_null {
-                definition.push_str(" not null");
-            }
-            if let Some(default) = column.default_value {
-                definition.push_str(&format!(" default {}", collapse(&default)));
-            }
+            let mut definition = column_definition(&column.data_type, column.not_null, column.default_value.as_deref());
             definition.push_str(&column.identity);
             objects.push(SchemaObject {
                 kind: Kind::Column,
@@ -732,29 +744,28 @@ mod sqlite {
             |name: &str| master.iter().find(|m| m.name == name).and_then(|m| m.sql.clone()).unwrap_or_default();
         for entry in &master {
             let sql = entry.sql.clone().unwrap_or_default();
-            let table = Some(entry.table_name.clone());
             match entry.kind.as_str() {
                 "table" => {
-                    objects.push(SchemaObject {
-                        kind: Kind::Table,
-                        name: entry.name.clone(),
-                        table: table.clone(),
-                        definition: String::new(),
-                    });
+                    objects.push(SchemaObject::of_table(
+                        Kind::Table,
+                        entry.name.clone(),
+                        &entry.table_name,
+                        String::new(),
+                    ));
                     read_table(conn, &entry.name, &sql, &sql_of, &mut objects)?;
                 }
-                "view" => objects.push(SchemaObject {
-                    kind: Kind::View,
-                    name: entry.name.clone(),
-                    table,
-                    definition: collapse(&sql),
-                }),
-                "trigger" => objects.push(SchemaObject {
-                    kind: Kind::Trigger,
-                    name: format!("{}.{}", entry.table_name, entry.name),
-                    table,
-                    definition: collapse(&sql),
-                }),
+                "view" => objects.push(SchemaObject::of_table(
+                    Kind::View,
+                    entry.name.clone(),
+                    &entry.table_name,
+                    collapse(&sql),
+                )),
+                "trigger" => objects.push(SchemaObject::of_table(
+                    Kind::Trigger,
+                    format!("{}.{}", entry.table_name, entry.name),
+                    &entry.table_name,
+                    collapse(&sql),
+                )),
                 _ => {}
             }
         }
@@ -768,7 +779,6 @@ mod sqlite {
         sql_of: &dyn Fn(&str) -> String,
         objects: &mut Vec<SchemaObject>,
     ) -> QueryResult<()> {
-        let owner = Some(table.to_owned());
         let columns: Vec<ColumnRow> = diesel::sql_query(format!(
             "SELECT name, type AS data_type, \"notnull\" AS not_null, dflt_value AS default_value, pk, hidden
              FROM pragma_table_xinfo({}) ORDER BY cid",
@@ -777,35 +787,19 @@ mod sqlite {
         .load(conn)?;
         let mut primary_key: Vec<(i32, &str)> = Vec::new();
         for column in &columns {
-            let mut definition = normalize_type(&column.data_type);
-            if column.not_null {
-                definition.push_str(" not null");
-            }
-            if let Some(default) = &column.default_value {
-                definition.push_str(&format!(" default {}", collapse(default)));
-            }
+            let mut definition = column_definition(&column.data_type, column.not_null, column.default_value.as_deref());
             if column.hidden != 0 {
                 definition.push_str(" generated");
             }
             if column.pk > 0 {
                 primary_key.push((column.pk, &column.name));
             }
-            objects.push(SchemaObject {
-                kind: Kind::Column,
-                name: format!("{table}.{}", column.name),
-                table: owner.clone(),
-                definition,
-            });
+            objects.push(SchemaObject::of_table(Kind::Column, format!("{table}.{}", column.name), table, definition));
         }
         primary_key.sort();
         if !primary_key.is_empty() {
             let names: Vec<&str> = primary_key.iter().map(|(_, name)| *name).collect();
-            objects.push(SchemaObject {
-                kind: Kind::PrimaryKey,
-                name: table.to_owned(),
-                table: owner.clone(),
-                definition: format!("({})", names.join(", ")),
-            });
+            objects.push(SchemaObject::of_table(Kind::PrimaryKey, table, table, format!("({})", names.join(", "))));
         }
         let indexes: Vec<IndexRow> = diesel::sql_query(format!(
             "SELECT name, \"unique\" AS is_unique, origin FROM pragma_index_list({})",
@@ -823,22 +817,22 @@ mod sqlite {
             let names = names.join(", ");
             match index.origin.as_str() {
                 "pk" => {}
-                "u" => objects.push(SchemaObject {
-                    kind: Kind::Unique,
-                    name: format!("{table} ({names})"),
-                    table: owner.clone(),
-                    definition: String::new(),
-                }),
+                "u" => objects.push(SchemaObject::of_table(
+                    Kind::Unique,
+                    format!("{table} ({names})"),
+                    table,
+                    String::new(),
+                )),
                 _ => {
                     let index_sql = collapse(&sql_of(&index.name));
                     let predicate = top_level_where(&index_sql).map(|p| format!(" where {p}")).unwrap_or_default();
                     let unique = if index.is_unique { " unique" } else { "" };
-                    objects.push(SchemaObject {
-                        kind: Kind::Index,
-                        name: index.name.clone(),
-                        table: owner.clone(),
-                        definition: format!("on {table} ({names}){unique} using btree{predicate}"),
-                    });
+                    objects.push(SchemaObject::of_table(
+                        Kind::Index,
+                        index.name.clone(),
+                        table,
+                        format!("on {table} ({names}){unique} using btree{predicate}"),
+                    ));
                 }
             }
         }
@@ -860,24 +854,19 @@ mod sqlite {
                 // `REFERENCES t` without columns: the referenced table's primary key.
                 None => referenced_primary_key(conn, &first.ref_table)?,
             };
-            objects.push(SchemaObject {
-                kind: Kind::ForeignKey,
-                name: format!("{table} ({}) -> {} ({})", from.join(", "), first.ref_table, to.join(", ")),
-                table: owner.clone(),
-                definition: format!(
+            objects.push(SchemaObject::of_table(
+                Kind::ForeignKey,
+                format!("{table} ({}) -> {} ({})", from.join(", "), first.ref_table, to.join(", ")),
+                table,
+                format!(
                     "on delete {} on update {}",
                     referential_action(&first.on_delete),
                     referential_action(&first.on_update)
                 ),
-            });
+            ));
         }
         for (number, check) in check_clauses(sql).into_iter().enumerate() {
-            objects.push(SchemaObject {
-                kind: Kind::Check,
-                name: format!("{table}.check_{}", number + 1),
-                table: owner.clone(),
-                definition: check,
-            });
+            objects.push(SchemaObject::of_table(Kind::Check, format!("{table}.check_{}", number + 1), table, check));
         }
         Ok(())
     }
@@ -1020,7 +1009,7 @@ mod tests {
     }
 
     fn object(kind: Kind, name: &str, definition: &str) -> SchemaObject {
-        SchemaObject { kind, name: name.into(), table: Some("t".into()), definition: definition.into() }
+        SchemaObject::of_table(kind, name, "t", definition)
     }
 
     #[test]
