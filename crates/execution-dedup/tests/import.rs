@@ -146,7 +146,12 @@ fn a_missing_file_or_unmigrated_database_fails_clearly(db: &TestDatabase) {
     let path = write_file(&dir, "day.csv", &export(&[Fill::new(1)]));
     let error = execution_dedup::import_file(db.database(), &path, ImportOptions::default(), &mut |_| {}).unwrap_err();
     assert!(matches!(error, Error::NotMigrated { .. }), "{error}");
-    assert!(error.to_string().contains("intake migrate"), "{error}");
+    assert!(
+        error.to_string().contains(
+            "execution_dedup imports: migrations not applied: 20251003000000_create_imported_executions (pending)"
+        ),
+        "{error}"
+    );
 
     migrate(db);
     let missing = dir.path().join("nope.csv");
@@ -277,6 +282,6 @@ fn an_sqlite_import_leaves_its_pooled_connection_as_it_found_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(&dir, "day.csv", &export(&[Fill::new(1), Fill::new(2)]));
     let summary = execution_dedup::import_file(&db, &path, ImportOptions::default(), &mut |_| {}).unwrap();
-    assert_eq!(summary.inserted, 2);
+    assert_eq!(summary.counts.inserted, 2);
     assert_eq!(settings(), before);
 }

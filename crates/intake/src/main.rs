@@ -7,6 +7,7 @@
 use std::io::IsTerminal as _;
 
 mod executions;
+mod imports;
 mod migrate;
 mod output;
 
@@ -69,15 +70,27 @@ pub(crate) fn render_error(error: &anyhow::Error) -> String {
             rendered.push_str(&format!("\n  caused by: {cause}"));
         }
     }
-    if let Some(hint) = error.chain().find_map(|cause| cause.downcast_ref::<migration_core::Error>()).and_then(hint) {
+    if let Some(hint) = error.chain().find_map(hint) {
         rendered.push_str(&format!("\nhint: {hint}"));
     }
     rendered
 }
 
+/// The hint for one error of the chain, if the CLI has one.
+fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    if let Some(error) = cause.downcast_ref::<migration_core::Error>() {
+        return migration_hint(error);
+    }
+    match cause.downcast_ref::<import_core::Error>()? {
+        import_core::Error::NotMigrated { .. } => Some("run `intake migrate` first"),
+        import_core::Error::Database(error) => migration_hint(error),
+        _ => None,
+    }
+}
+
 /// The flags and commands that act on a library error: the library speaks of what to do, the
 /// CLI of how to type it.
-fn hint(error: &migration_core::Error) -> Option<&'static str> {
+fn migration_hint(error: &migration_core::Error) -> Option<&'static str> {
     use migration_core::Error;
     Some(match error {
         Error::Connect { .. } => "pass another --database-url, or set DATABASE_URL",

@@ -58,9 +58,17 @@ fn count(db: &TestDatabase, table: &str) -> u64 {
 }
 
 fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
-    stdout(&intake(db.url(), &["migrate"]));
     let dir = tempfile::tempdir().unwrap();
     let good = export(&dir, "good.csv", 1..=5, None);
+    let unmigrated = intake(db.url(), &["executions", "import", good.to_str().unwrap()]);
+    assert_eq!(unmigrated.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&unmigrated.stderr);
+    assert!(
+        stderr.contains("migrations not applied") && stderr.contains("hint: run `intake migrate` first"),
+        "{stderr}"
+    );
+
+    stdout(&intake(db.url(), &["migrate"]));
     let table = stdout(&intake(db.url(), &["executions", "import", good.to_str().unwrap()]));
     assert!(table.contains("Already imported") && table.contains("imported"), "{table}");
 
@@ -80,7 +88,7 @@ fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
 
     let skipped = json(&intake(db.url(), &["--json", "executions", "import", "--skip-invalid", bad.to_str().unwrap()]));
     assert_eq!((skipped[0]["inserted"].as_u64(), skipped[0]["rejected"].as_u64()), (Some(2), Some(1)));
-    assert_eq!(skipped[0]["findings"][0]["line"], 3);
+    assert_eq!(skipped[0]["validation"]["findings"][0]["line"], 3);
     assert_eq!(count(db, "trades"), 7);
 
     let missing = intake(db.url(), &["executions", "import", "no-such-file.csv", good.to_str().unwrap()]);

@@ -12,6 +12,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use crate::checksum::ChecksumAlgorithm;
+use crate::locks::AdvisoryLock;
 use crate::url::Backend;
 use crate::{Error, Result};
 
@@ -110,9 +111,6 @@ const CREATE_AUDIT_TABLE: &str = "CREATE TABLE IF NOT EXISTS intake_schema_migra
     PRIMARY KEY (domain, version, name, at)
 )";
 
-/// Key of the PostgreSQL advisory lock that serialises migrators ("intake" in ASCII).
-pub(crate) const ADVISORY_LOCK_KEY: i64 = 0x696e_7461_6b65;
-
 /// A row of `intake_schema_migrations`.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = intake_schema_migrations)]
@@ -198,10 +196,24 @@ pub trait MigrationConnection: Connection + SimpleConnection {
     /// The backend of this connection type.
     const BACKEND: Backend;
 
-    /// Runs `f` in a transaction that holds the write lock from its first statement
-    /// (PostgreSQL: a transaction-scoped advisory lock; SQLite: `BEGIN IMMEDIATE`), so two
-    /// writers never interleave with a migration.
-    fn exclusive_transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T>;
+    /// Runs `f` in a transaction that holds the schema write lock from its first statement
+    /// (see [`write_transaction`](Self::write_transaction)), so two schema changes never
+    /// interleave.
+    fn exclusive_transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.write_transaction(AdvisoryLock::Schema, f)
+    }
+
+    /// Runs `f` in a transaction that holds `lock` from its first statement until it ends:
+    /// on PostgreSQL the transaction-scoped advisory lock of that name (writers under other
+    /// locks go on), on SQLite `BEGIN IMMEDIATE`, the database's one write lock. Importers
+    /// merge under [`AdvisoryLock::DomainWrite`].
+    fn write_transaction<T, E>(
+        &mut self,
+        lock: AdvisoryLock<'_>,
+        f: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error> + From<diesel::result::Error>;
 
     /// Whether a column exists in a table of the default schema.
     fn has_column(&mut self, table: &str, column: &str) -> Result<bool>;
@@ -434,10 +446,17 @@ pub(crate) fn literal(name: &str) -> String {
 impl MigrationConnection for PgConnection {
     const BACKEND: Backend = Backend::Postgres;
 
-    fn exclusive_transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    fn write_transaction<T, E>(
+        &mut self,
+        lock: AdvisoryLock<'_>,
+        f: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error> + From<diesel::result::Error>,
+    {
         self.transaction(|conn| {
-            conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})"))
-                .map_err(|source| Error::Query { context: "take the migration lock".into(), source })?;
+            conn.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock.key()))
+                .map_err(|source| Error::Query { context: format!("take {}", lock.describe()), source })?;
             f(conn)
         })
     }
@@ -464,7 +483,14 @@ impl MigrationConnection for PgConnection {
 impl MigrationConnection for SqliteConnection {
     const BACKEND: Backend = Backend::Sqlite;
 
-    fn exclusive_transaction<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    fn write_transaction<T, E>(
+        &mut self,
+        _: AdvisoryLock<'_>,
+        f: impl FnOnce(&mut Self) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error> + From<diesel::result::Error>,
+    {
         self.immediate_transaction(f)
     }
 

@@ -50,6 +50,7 @@ mod database;
 mod domain;
 pub mod lint;
 mod lock;
+pub mod locks;
 mod runner;
 mod scaffold;
 mod scratch;
@@ -66,6 +67,7 @@ pub use database::{
 };
 pub use domain::{Direction, Domain, MigrationFiles, Scripts};
 pub use lock::{DEFAULT_LOCK_TIMEOUT, MigrationLock};
+pub use locks::AdvisoryLock;
 pub use runner::{
     CheckReport, MigrationStatus, Migrator, Plan, PlannedMigration, Policy, RollbackTarget, State, Step, Verification,
     VerifyFailure,

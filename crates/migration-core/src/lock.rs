@@ -8,9 +8,9 @@
 //!   kernel when the holder exits however it exits. The holder writes who it is into the file.
 //! - `:memory:`: private to one connection; nothing to lock.
 //!
-//! Each migration's own transaction still takes the write lock importers take
-//! ([`MigrationConnection::exclusive_transaction`](crate::MigrationConnection::exclusive_transaction)),
-//! under a different advisory key so the two never wait on each other.
+//! Each migration's own transaction also takes the schema write lock
+//! ([`MigrationConnection::exclusive_transaction`](crate::MigrationConnection::exclusive_transaction));
+//! every key is listed in [`locks`](crate::locks).
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
@@ -20,11 +20,8 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
+use crate::locks::AdvisoryLock;
 use crate::{Database, DatabaseUrl, Error, Result};
-
-/// Key of the session-level advisory lock that serialises migrators ("intmig" in ASCII);
-/// distinct from the transaction-level key writers take.
-pub(crate) const MIGRATOR_LOCK_KEY: i64 = 0x696e_746d_6967;
 
 /// How long a migrator waits for another one by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -142,7 +139,8 @@ fn wait_postgres(conn: &mut PgConnection, me: &Holder, timeout: Duration) -> Res
     let mut announced = false;
     loop {
         let locked: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-            "pg_try_advisory_lock({MIGRATOR_LOCK_KEY})"
+            "pg_try_advisory_lock({})",
+            AdvisoryLock::Migrator.key()
         )))
         .get_result(conn)
         .map_err(query_error("take the migrator lock"))?;
@@ -178,8 +176,10 @@ pub(crate) fn with_migrator_lock<T>(
             if let crate::DbConnection::Postgres(pg) = connection {
                 // A failed unlock leaves a connection that may still hold the lock: never
                 // return it to the pool.
-                let released = pg
-                    .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATOR_LOCK_KEY}); RESET application_name"));
+                let released = pg.batch_execute(&format!(
+                    "SELECT pg_advisory_unlock({}); RESET application_name",
+                    AdvisoryLock::Migrator.key()
+                ));
                 if released.is_err() {
                     tracing::warn!("could not release the migrator lock; closing the connection instead");
                     let _ = pg.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
@@ -201,8 +201,8 @@ fn postgres_holder(conn: &mut PgConnection) -> Option<String> {
         #[diesel(sql_type = diesel::sql_types::Text)]
         holder: String,
     }
-    let high = MIGRATOR_LOCK_KEY >> 32;
-    let low = MIGRATOR_LOCK_KEY & 0xffff_ffff;
+    let key = AdvisoryLock::Migrator.key();
+    let (high, low) = (key >> 32, key & 0xffff_ffff);
     diesel::sql_query(format!(
         "SELECT coalesce(nullif(a.application_name, ''), 'a client without a name')
                 || ' (server pid ' || a.pid || ', ' || coalesce(a.usename, '?') || '@' || coalesce(host(a.client_addr), 'local socket')

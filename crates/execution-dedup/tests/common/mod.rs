@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
-use execution_dedup::{FileSummary, ImportOptions};
+use execution_dedup::{ImportOptions, ImportReport, Outcome};
 use fixtures::ninjatrader::{self, Execution, Style};
 use test_support::TestDatabase;
+use upload_validator::Finding;
 
 /// One fill as the en-US native export writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,9 +67,37 @@ pub fn migrate(db: &TestDatabase) {
     migration_core::Migrator::new([&execution_dedup::MIGRATIONS]).unwrap().run(db.database(), None).unwrap();
 }
 
-pub fn import(db: &TestDatabase, path: &Path, skip_invalid: bool) -> FileSummary {
+/// An import's counts by name, read from its [`ImportReport`].
+#[derive(Debug)]
+pub struct Summary {
+    pub outcome: Outcome,
+    pub rows_read: u64,
+    pub inserted: u64,
+    pub already_imported: u64,
+    pub duplicated_in_file: u64,
+    pub rejected: u64,
+    pub findings: Vec<Finding>,
+}
+
+impl From<ImportReport> for Summary {
+    fn from(report: ImportReport) -> Self {
+        let count = |name| report.count(name).unwrap_or_else(|| panic!("an executions report counts {name}"));
+        Summary {
+            outcome: report.outcome,
+            rows_read: count("rows_read"),
+            inserted: count("inserted"),
+            already_imported: count("already_imported"),
+            duplicated_in_file: count("duplicated_in_file"),
+            rejected: count("rejected"),
+            findings: report.validation.findings.clone(),
+        }
+    }
+}
+
+pub fn import(db: &TestDatabase, path: &Path, skip_invalid: bool) -> Summary {
     execution_dedup::import_file(db.database(), path, ImportOptions { skip_invalid }, &mut |_| {})
         .unwrap_or_else(|error| panic!("import {}: {error}", path.display()))
+        .into()
 }
 
 #[derive(QueryableByName)]

@@ -49,15 +49,16 @@ const COLUMNS: &[Column] = &[
     Column { name: "tradevalidation", aliases: &["trade validation"], required: false },
 ];
 
-/// The longest text each column of the trades table holds, in characters.
-const MAX_CHARS: &[(usize, &str, usize)] = &[
-    (INSTRUMENT, "instrument", 50),
-    (ID, "execution ID", 255),
-    (POSITION, "position", 20),
-    (ORDER_ID, "order ID", 255),
-    (NAME, "order name", 255),
-    (ACCOUNT, "account", 50),
-    (CONNECTION, "connection", 255),
+/// The longest text each column of the trades table holds, in characters: the file's column,
+/// the [`Execution`] field (and `trades` column) it fills, its name in messages, the limit.
+const MAX_CHARS: &[(usize, &str, &str, usize)] = &[
+    (INSTRUMENT, "instrument", "instrument", 50),
+    (ID, "execution_id", "execution ID", 255),
+    (POSITION, "position", "position", 20),
+    (ORDER_ID, "order_id", "order ID", 255),
+    (NAME, "name", "order name", 255),
+    (ACCOUNT, "account", "account", 50),
+    (CONNECTION, "connection", "connection", 255),
 ];
 
 const SPLIT_DECIMAL_HINT: &str = " A number written with a decimal comma (21539,50) in a comma-separated file splits into two cells: export again from NinjaTrader, or fix that number.";
@@ -130,6 +131,14 @@ pub struct Execution {
     pub trade_validation: Option<String>,
     /// 1-based line in the file.
     pub line: u64,
+}
+
+impl Execution {
+    /// The longest text each field may hold, in characters, by field name: the widths of the
+    /// `trades` columns they are stored in (a test compares them with the migrated table).
+    pub fn max_chars() -> impl Iterator<Item = (&'static str, usize)> {
+        MAX_CHARS.iter().map(|&(_, field, _, max)| (field, max))
+    }
 }
 
 #[derive(Default)]
@@ -267,7 +276,7 @@ impl Checker for Executions {
         if let Some(value) = trade_validation.filter(|v| *v != "Valid" && *v != "Invalid") {
             fail(out, TRADE_VALIDATION, Rule::Enumeration, format!("\"{value}\" is not Valid or Invalid."));
         }
-        for &(column, name, max) in MAX_CHARS {
+        for &(column, _, name, max) in MAX_CHARS {
             let length = cell(column).chars().count();
             if length > max {
                 fail(

@@ -1,0 +1,333 @@
+//! Importing files for one domain: [`Importer`] is what a domain provides, [`Session`] runs
+//! the same steps for every domain (see the crate docs).
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{ErrorKind, Read as _};
+use std::marker::PhantomData;
+use std::path::Path;
+
+use diesel::pg::CopyTarget;
+use diesel::prelude::*;
+use migration_core::{AdvisoryLock, Database, DbConnection, Domain, MigrationConnection, Migrator, PragmaGuard, State};
+use upload_validator::{Record, Report, Validator};
+
+use crate::report::{ImportReport, Merged};
+use crate::stage::{self, SqliteInsert, Stage, StageRow};
+use crate::{Error, Result, query_error};
+
+/// Bytes read from the file per step.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// COPY data is sent to PostgreSQL in pieces of about this size.
+const COPY_FLUSH_BYTES: usize = 256 * 1024;
+/// Bind parameters per SQLite insert statement: rows per batch are as many as fit.
+const SQLITE_MAX_PARAMETERS: usize = 2048;
+/// How long an SQLite import waits for another import's merge to commit.
+const SQLITE_IMPORT_BUSY_TIMEOUT_MS: u32 = 300_000;
+/// Page cache of the main and the temporary database during an import (each), in KiB: a
+/// merge fills large indexes; peak memory stays under 100 MB on a million-row file.
+const SQLITE_IMPORT_CACHE_KIB: u32 = 32 * 1024;
+
+/// How to treat invalid rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Import the valid rows of a file that has invalid ones (which are listed and skipped).
+    /// Without it a file with any invalid row imports nothing.
+    pub skip_invalid: bool,
+}
+
+/// A value a validated record holds that its table cannot store exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unstorable {
+    /// 1-based line of the record.
+    pub line: u64,
+    /// Which value (`"price"`).
+    pub what: &'static str,
+}
+
+/// What a domain provides to import its files.
+pub trait Importer {
+    /// The stage's row.
+    type Row: StageRow;
+    /// The stage its rows are loaded into.
+    const STAGE: Stage;
+    /// Why valid rows may not be written, in the order reports show them (see [`Merged`]).
+    const SKIPPED: &'static [&'static str];
+
+    /// The domain whose migrations must be applied and whose write lock the merge holds.
+    fn domain(&self) -> &'static Domain;
+
+    /// A validator for one file.
+    fn validator(&self) -> Result<Validator, upload_validator::Error>;
+
+    /// The stage row of a record the validator accepted, or `None` if this importer does not
+    /// store such records.
+    fn row(&self, record: Record) -> Result<Option<Self::Row>, Unstorable>;
+
+    /// Refuses a file name that cannot be recorded (a name reserved by a migration); `Err`
+    /// says why and what to do.
+    fn check_name(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Merges the stage into the domain's tables on PostgreSQL; runs inside the write
+    /// transaction. `staged` rows are in the stage.
+    fn merge_postgres(&self, conn: &mut PgConnection, file_name: &str, staged: u64) -> Result<Merged>;
+
+    /// The same on SQLite.
+    fn merge_sqlite(&self, conn: &mut SqliteConnection, file_name: &str, staged: u64) -> Result<Merged>;
+}
+
+/// Imports files of one domain into one database.
+pub struct Session<'db, I> {
+    db: &'db Database,
+    importer: I,
+}
+
+impl<'db, I: Importer> Session<'db, I> {
+    /// A session; fails with [`Error::NotMigrated`] unless the domain's migrations are all
+    /// applied (checked here, once, not per file).
+    pub fn open(db: &'db Database, importer: I) -> Result<Self> {
+        let domain = importer.domain();
+        let missing: Vec<String> = Migrator::new([domain])?
+            .status(db, None)?
+            .into_iter()
+            .filter(|m| m.state != State::Applied)
+            .map(|m| format!("{}_{} ({})", m.version, m.name, m.state.label()))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::NotMigrated { domain: domain.name(), missing: missing.join(", ") });
+        }
+        Ok(Session { db, importer })
+    }
+
+    /// The importer.
+    pub fn importer(&self) -> &I {
+        &self.importer
+    }
+
+    /// Imports one file: its valid rows are merged in one transaction, or, if it has errors,
+    /// nothing is written and the report says why. `progress` is called with the bytes read
+    /// so far.
+    pub fn import(&self, path: &Path, options: ImportOptions, progress: &mut dyn FnMut(u64)) -> Result<ImportReport> {
+        let file_name = self.recorded_name(path)?;
+        // Opened before anything is written, so a missing file is a plain error.
+        let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let job = Job { importer: &self.importer, path, file_name: &file_name, options };
+        let source = Source { file, path, progress };
+        let report = match &mut self.db.get()? {
+            DbConnection::Postgres(conn) => job.run(&mut **conn, source),
+            DbConnection::Sqlite(conn) => {
+                // The connection goes back to the pool afterwards: the guard puts its settings
+                // back, even when the import fails.
+                let (busy, cache) = (SQLITE_IMPORT_BUSY_TIMEOUT_MS.to_string(), format!("-{SQLITE_IMPORT_CACHE_KIB}"));
+                let settings = [("busy_timeout", busy.as_str()), ("cache_size", &cache), ("temp.cache_size", &cache)];
+                let mut tuned =
+                    PragmaGuard::set(conn, &settings).map_err(query_error("tune the connection for the import"))?;
+                job.run(&mut *tuned, source)
+            }
+        }?;
+        tracing::debug!(file = %path.display(), outcome = ?report.outcome, counts = ?report.counts, "imported");
+        Ok(report)
+    }
+
+    /// The name recorded with the rows: the file's own name, without its folder.
+    fn recorded_name(&self, path: &Path) -> Result<String> {
+        let name_error = |reason: String| Error::FileName { path: path.to_path_buf(), reason };
+        let name = path
+            .file_name()
+            .ok_or_else(|| name_error("this is not a file name".into()))?
+            .to_str()
+            .ok_or_else(|| name_error("the file name is not valid UTF-8; rename the file".into()))?;
+        if name.chars().count() > 255 {
+            return Err(name_error("the file name is longer than 255 characters; rename the file".into()));
+        }
+        self.importer.check_name(name).map_err(name_error)?;
+        Ok(name.to_owned())
+    }
+}
+
+/// One file's import.
+struct Job<'a, I> {
+    importer: &'a I,
+    path: &'a Path,
+    file_name: &'a str,
+    options: ImportOptions,
+}
+
+/// An opened file, its path (for messages) and who to tell how far it is read.
+struct Source<'a> {
+    file: File,
+    path: &'a Path,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+/// The validator's report and how many valid rows were staged.
+struct Parsed {
+    report: Report,
+    staged: u64,
+}
+
+impl<I: Importer> Job<'_, I> {
+    /// Creates the stage, loads it, merges it if the file may be imported, drops it.
+    fn run<C: StageBackend>(&self, conn: &mut C, source: Source<'_>) -> Result<ImportReport> {
+        let stage = &I::STAGE;
+        conn.batch_execute(&stage.create_sql(C::BACKEND)).map_err(query_error("create the stage table"))?;
+        let result = self.load_and_merge(conn, source);
+        let dropped = conn.batch_execute(&stage.drop_sql(C::BACKEND)).map_err(query_error("drop the stage table"));
+        let report = result?;
+        dropped?;
+        Ok(report)
+    }
+
+    fn load_and_merge<C: StageBackend>(&self, conn: &mut C, source: Source<'_>) -> Result<ImportReport> {
+        let started = std::time::Instant::now();
+        let Parsed { report, staged } = C::load(conn, self, source)?;
+        tracing::debug!(elapsed = ?started.elapsed(), rows = report.records, staged, "staged");
+        let display = self.path.display().to_string();
+        // Skipping invalid rows of a file the validator stopped reading would silently drop the
+        // rest.
+        let may_skip = self.options.skip_invalid && !report.stopped_early();
+        if report.errors > 0 && !may_skip {
+            return Ok(ImportReport::refused(display, report, staged, I::SKIPPED));
+        }
+        let started = std::time::Instant::now();
+        let lock = AdvisoryLock::DomainWrite(self.importer.domain().name());
+        let merged = conn.write_transaction(lock, |conn| C::merge(conn, self.importer, self.file_name, staged))?;
+        tracing::debug!(elapsed = ?started.elapsed(), ?merged, "merged");
+        Ok(ImportReport::imported(display, report, staged, merged))
+    }
+
+    /// Streams the file through the validator, handing each valid row to `sink`.
+    fn stream(&self, source: Source<'_>, sink: &mut dyn FnMut(I::Row) -> Result<()>) -> Result<Parsed> {
+        let Source { mut file, path, progress } = source;
+        let mut validator = self.importer.validator()?;
+        let mut staged = 0;
+        // The first error staging a row; later records are not staged (the import fails).
+        let mut failed: Option<Error> = None;
+        let mut on_record = |record: Record| {
+            if failed.is_some() {
+                return;
+            }
+            match self.importer.row(record) {
+                Ok(Some(row)) => {
+                    staged += 1;
+                    failed = sink(row).err();
+                }
+                Ok(None) => {}
+                Err(Unstorable { line, what }) => {
+                    failed = Some(Error::Unstorable { path: path.to_path_buf(), line, what });
+                }
+            }
+        };
+        let mut buffer = vec![0; CHUNK_BYTES];
+        let mut bytes = 0;
+        loop {
+            let n = match file.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == ErrorKind::Interrupted => continue,
+                Err(source) => return Err(Error::Read { path: path.to_path_buf(), source }),
+            };
+            validator.push_each(&buffer[..n], &mut on_record);
+            bytes += n as u64;
+            progress(bytes);
+        }
+        let report = validator.finish_each(&mut on_record);
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(Parsed { report, staged }),
+        }
+    }
+}
+
+/// How each backend loads a stage and calls the domain's merge.
+trait StageBackend: MigrationConnection {
+    fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed>;
+    fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged>;
+}
+
+impl StageBackend for PgConnection {
+    /// One `COPY`, fed as the file is read (its callback is `Fn`: what it changes lives in
+    /// cells).
+    fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed> {
+        let path = source.path;
+        let source = RefCell::new(Some(source));
+        let parsed = RefCell::new(None);
+        diesel::copy_from(anchor::import_stage::table)
+            .from_raw_data(StageTarget::<I>(PhantomData), |copy| {
+                let mut pending = Vec::with_capacity(COPY_FLUSH_BYTES + 4096);
+                let mut send = |pending: &mut Vec<u8>| {
+                    let result = copy.write_all(pending);
+                    pending.clear();
+                    result.map_err(|source| Error::Read { path: path.to_path_buf(), source })
+                };
+                let source = source.borrow_mut().take().expect("COPY calls its callback once");
+                let result = job.stream(source, &mut |row| {
+                    stage::copy_row(&row, &mut pending);
+                    if pending.len() >= COPY_FLUSH_BYTES { send(&mut pending) } else { Ok(()) }
+                })?;
+                send(&mut pending)?;
+                *parsed.borrow_mut() = Some(result);
+                Ok::<_, Error>(())
+            })
+            .execute(conn)?;
+        Ok(parsed.into_inner().expect("the COPY callback ran to the end"))
+    }
+
+    fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged> {
+        importer.merge_postgres(conn, file_name, staged)
+    }
+}
+
+impl StageBackend for SqliteConnection {
+    /// Multi-row inserts of a fixed size (one prepared statement, reused), in one
+    /// transaction; the stage is in the temporary database, so loading takes no lock on the
+    /// main one and concurrent imports load side by side.
+    fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed> {
+        let batch_rows = SQLITE_MAX_PARAMETERS / (I::STAGE.columns.len() + 1);
+        let insert = |conn: &mut SqliteConnection, rows: &[I::Row]| {
+            SqliteInsert { stage: &I::STAGE, rows }.run(conn).map_err(query_error("load the file into the stage table"))
+        };
+        conn.transaction(|conn| {
+            let mut batch: Vec<I::Row> = Vec::with_capacity(batch_rows);
+            let parsed = job.stream(source, &mut |row| {
+                batch.push(row);
+                if batch.len() == batch_rows {
+                    insert(conn, &batch)?;
+                    batch.clear();
+                }
+                Ok(())
+            })?;
+            insert(conn, &batch)?;
+            Ok(parsed)
+        })
+    }
+
+    fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged> {
+        importer.merge_sqlite(conn, file_name, staged)
+    }
+}
+
+mod anchor {
+    diesel::table! {
+        /// Only names a table type for `COPY`'s API; the statement names the importer's stage
+        /// ([`StageTarget`](super::StageTarget)).
+        import_stage (line) {
+            line -> BigInt,
+        }
+    }
+}
+
+/// `COPY <stage> FROM STDIN` for importer `I`'s stage: every column, in the declared order
+/// (the table was created from the same declaration).
+struct StageTarget<I>(PhantomData<I>);
+
+impl<I: Importer> CopyTarget for StageTarget<I> {
+    type Table = anchor::import_stage::table;
+    type SqlType = diesel::sql_types::BigInt;
+
+    fn walk_target(mut pass: diesel::query_builder::AstPass<'_, '_, diesel::pg::Pg>) -> QueryResult<()> {
+        pass.push_identifier(I::STAGE.table)
+    }
+}
