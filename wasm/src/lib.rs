@@ -26,15 +26,24 @@ export type PayloadKind =
   | "client_config"
   | "service_proposal";
 
-/** What the server knows that a file is checked against. */
-export interface Context {
-  /** First day of the workflow week (YYYY-MM-DD), for weekly actuals. */
-  week_start?: string;
+/** What a weekly-actuals file is checked against. */
+export interface WeeklyActualsContext {
+  /** First day of the workflow week (YYYY-MM-DD). */
+  week_start: string;
   /** Known store ids. */
-  store_ids?: string[];
-  /** Category display name → category id, for historical sales. */
-  categories?: Record<string, string>;
+  store_ids: string[];
 }
+
+/** What a historical-sales file is checked against. */
+export interface HistoricalSalesContext {
+  /** Known store ids. */
+  store_ids: string[];
+  /** Category display name → category id. */
+  categories: Record<string, string>;
+}
+
+/** A kind's context (the other kinds take none). */
+export type Context = WeeklyActualsContext | HistoricalSalesContext;
 
 /** One problem, located precisely. */
 export interface Finding {
@@ -89,7 +98,7 @@ impl Validator {
             let known: Vec<&str> = PayloadKind::ALL.iter().map(|k| k.name()).collect();
             JsError::new(&format!("unknown payload kind \"{kind}\"; expected one of {}", known.join(", ")))
         })?;
-        let context = context_from_js(&context).map_err(|message| JsError::new(&message))?;
+        let context = context_from_js(kind, &context).map_err(|message| JsError::new(&message))?;
         let inner =
             upload_validator::Validator::new(kind, context).map_err(|error| JsError::new(&error.to_string()))?;
         Ok(Validator { inner: Some(inner) })
@@ -116,13 +125,14 @@ impl Validator {
     }
 }
 
-/// The context from a plain object (through `JSON.stringify` and the validator's own reader).
-fn context_from_js(value: &JsValue) -> Result<Context, String> {
+/// `kind`'s context from a plain object (through `JSON.stringify` and the validator's own
+/// reader).
+fn context_from_js(kind: PayloadKind, value: &JsValue) -> Result<Context, String> {
     if value.is_undefined() || value.is_null() {
-        return Ok(Context::default());
+        return Ok(Context::none());
     }
     let text = js_sys::JSON::stringify(value).ok().and_then(|text| text.as_string());
-    Context::from_json(&text.ok_or("the context must be a plain object")?)
+    Context::from_json(kind, &text.ok_or("the context must be a plain object")?).map_err(|error| error.to_string())
 }
 
 fn finished() -> JsError {

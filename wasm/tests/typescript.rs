@@ -1,12 +1,12 @@
 //! The package's TypeScript declarations against what the Rust code really produces: the
-//! payload kinds, the context's fields, and every field and value of the reports in the
+//! payload kinds, each kind's context fields, and every field and value of the reports in the
 //! validator's golden set. A field added in Rust and not declared (or the reverse) fails here.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use upload_validator::{Context, PayloadKind};
+use upload_validator::{Context, HistoricalSalesContext, KindContext, PayloadKind, WeeklyActualsContext};
 use upload_validator_wasm::TYPESCRIPT;
 
 /// The field names of `export interface NAME { ... }`.
@@ -30,6 +30,13 @@ fn literals(declaration: &str) -> BTreeSet<String> {
 fn type_alias(name: &str) -> BTreeSet<String> {
     let start = TYPESCRIPT.find(&format!("export type {name} =")).unwrap_or_else(|| panic!("no type {name}"));
     literals(&TYPESCRIPT[start..start + TYPESCRIPT[start..].find(';').unwrap()])
+}
+
+/// The type names of `export type NAME = A | B;`.
+fn type_union(name: &str) -> BTreeSet<String> {
+    let start = TYPESCRIPT.find(&format!("export type {name} =")).unwrap_or_else(|| panic!("no type {name}"));
+    let declaration = &TYPESCRIPT[start + format!("export type {name} =").len()..];
+    declaration[..declaration.find(';').unwrap()].split('|').map(|t| t.trim().to_owned()).collect()
 }
 
 fn field_union(interface: &str, field: &str) -> BTreeSet<String> {
@@ -85,24 +92,49 @@ fn the_report_and_finding_interfaces_are_what_reports_hold() {
     assert_eq!(verdicts, field_union("Report", "verdict"), "both verdicts occur in the golden set");
 }
 
+/// The fields of `C` read from `json`, as serde writes them.
+fn fields_of<C: KindContext + serde::Serialize>(json: &str) -> BTreeSet<String> {
+    keys(&serde_json::to_value(C::from_json(json).unwrap()).unwrap())
+}
+
 #[test]
-fn the_context_interface_is_what_the_context_reader_accepts() {
-    let declared = interface_fields("Context");
-    let samples =
-        [("week_start", "\"2025-03-01\""), ("store_ids", "[\"S001\"]"), ("categories", "{\"Shoes\": \"C1\"}")];
-    let sampled: BTreeSet<String> = samples.iter().map(|(name, _)| name.to_string()).collect();
-    assert_eq!(declared, sampled, "the samples below cover the declared fields");
-    for (name, value) in samples {
-        Context::from_json(&format!("{{\"{name}\": {value}}}")).unwrap_or_else(|e| panic!("{name}: {e}"));
+fn each_context_interface_is_what_its_kind_reads() {
+    let samples = BTreeMap::from([
+        ("week_start", "\"2025-03-01\""),
+        ("store_ids", "[\"S001\"]"),
+        ("categories", "{\"Shoes\": \"C1\"}"),
+    ]);
+    let mut with_context = BTreeSet::new();
+    for &kind in PayloadKind::ALL {
+        let name = kind.context_type();
+        if name == "NoContext" {
+            continue;
+        }
+        with_context.insert(name.to_owned());
+        let declared = interface_fields(name);
+        let json: Vec<String> = declared
+            .iter()
+            .map(|field| {
+                format!(
+                    "\"{field}\": {}",
+                    samples.get(field.as_str()).unwrap_or_else(|| panic!("no sample for {field}"))
+                )
+            })
+            .collect();
+        let json = format!("{{{}}}", json.join(", "));
+        Context::from_json(kind, &json).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The Rust struct's fields, as serde writes them, are the declared ones.
+        let rust = match name {
+            "WeeklyActualsContext" => fields_of::<WeeklyActualsContext>(&json),
+            "HistoricalSalesContext" => fields_of::<HistoricalSalesContext>(&json),
+            other => panic!("{other}: add it here, and its interface to TYPESCRIPT"),
+        };
+        assert_eq!(rust, declared, "{name}");
+        assert!(
+            Context::from_json(kind, "{\"undeclared\": 1}").is_err(),
+            "{name}: the reader refuses what is not declared"
+        );
     }
-    assert!(Context::from_json("{\"undeclared\": 1}").is_err(), "the reader refuses what is not declared");
-    // The Rust struct's fields, as Debug names them, are the declared ones.
-    let debug = format!("{:?}", Context::default());
-    let rust: BTreeSet<String> = debug
-        .trim_start_matches("Context {")
-        .trim_end_matches('}')
-        .split(", ")
-        .map(|field| field.split(':').next().unwrap().trim().to_owned())
-        .collect();
-    assert_eq!(rust, declared);
+    let union: BTreeSet<String> = type_union("Context");
+    assert_eq!(union, with_context, "`Context` lists every kind's context type");
 }

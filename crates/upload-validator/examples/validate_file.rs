@@ -17,14 +17,15 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [kind, path, rest @ ..] = args.as_slice() else { fail(USAGE) };
     let kind = PayloadKind::from_name(kind).unwrap_or_else(|| fail(&format!("unknown kind {kind}\n{USAGE}")));
-    let (mut context, mut records, mut runs, mut json) = (Context::default(), false, 1, false);
+    let (mut context_json, mut records, mut runs, mut json) = (None, false, 1, false);
     let mut rest = rest.iter();
     while let Some(flag) = rest.next() {
         match flag.as_str() {
             "--context" => {
                 let file = rest.next().unwrap_or_else(|| fail(USAGE));
                 let text = std::fs::read_to_string(file).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
-                context = Context::from_json(&text).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
+                Context::from_json(kind, &text).unwrap_or_else(|e| fail(&format!("{file}: {e}")));
+                context_json = Some(text);
             }
             "--records" => records = true,
             "--runs" => runs = rest.next().and_then(|n| n.parse().ok()).unwrap_or_else(|| fail(USAGE)),
@@ -36,7 +37,10 @@ fn main() {
     let mut growth_kb = 0;
     let mut last = None;
     for _ in 0..runs.max(1) {
-        let mut validator = Validator::new(kind, context.clone()).unwrap_or_else(|e| fail(&e.to_string()));
+        let context = context_json
+            .as_deref()
+            .map_or_else(Context::none, |text| Context::from_json(kind, text).expect("read once already"));
+        let mut validator = Validator::new(kind, context).unwrap_or_else(|e| fail(&e.to_string()));
         let typed = std::rc::Rc::new(std::cell::Cell::new(0u64));
         if records {
             let count = typed.clone();

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use json::{Node, Value};
 
 use crate::report::{Finding, Findings, Report, Rule, Severity};
-use crate::{PayloadKind, Record};
+use crate::validator::{Engine, Limits};
+use crate::{Error, NoContext, PayloadKind, Record};
 
 /// The largest document accepted, in bytes.
 pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
@@ -103,14 +104,19 @@ const SERVICE_PROPOSAL: &[Field] = &[
     field("status", true, Shape::OneOf(&["draft", "sent", "accepted", "rejected"])),
 ];
 
-/// The shape of a document kind, if `kind` is one.
-fn shape_of(kind: PayloadKind) -> Option<&'static [Field]> {
-    match kind {
-        PayloadKind::ConnectorProfile => Some(CONNECTOR_PROFILE),
-        PayloadKind::ClientConfig => Some(CLIENT_CONFIG),
-        PayloadKind::ServiceProposal => Some(SERVICE_PROPOSAL),
-        _ => None,
-    }
+/// The registry's engines for the three document kinds.
+pub(crate) fn connector_profile(kind: PayloadKind, _: NoContext, limits: Limits) -> Result<Box<dyn Engine>, Error> {
+    Ok(Document::open(kind, CONNECTOR_PROFILE, limits))
+}
+
+/// See [`connector_profile`].
+pub(crate) fn client_config(kind: PayloadKind, _: NoContext, limits: Limits) -> Result<Box<dyn Engine>, Error> {
+    Ok(Document::open(kind, CLIENT_CONFIG, limits))
+}
+
+/// See [`connector_profile`].
+pub(crate) fn service_proposal(kind: PayloadKind, _: NoContext, limits: Limits) -> Result<Box<dyn Engine>, Error> {
+    Ok(Document::open(kind, SERVICE_PROPOSAL, limits))
 }
 
 /// A document being collected.
@@ -125,26 +131,28 @@ pub(crate) struct Document {
 }
 
 impl Document {
-    /// A collector for `kind`, or `None` when `kind` is not a JSON document kind.
-    pub(crate) fn new(kind: PayloadKind, max_findings: usize) -> Option<Self> {
-        Some(Document {
+    /// A collector for a document of this shape.
+    fn open(kind: PayloadKind, fields: &'static [Field], limits: Limits) -> Box<dyn Engine> {
+        Box::new(Document {
             kind,
-            fields: shape_of(kind)?,
+            fields,
             text: Vec::new(),
             bytes: 0,
             bom: 0,
-            findings: Findings::new(max_findings),
+            findings: Findings::new(limits.max_findings),
         })
     }
+}
 
-    pub(crate) fn push(&mut self, chunk: &[u8]) {
+impl Engine for Document {
+    fn push(&mut self, chunk: &[u8], _: Option<&mut (dyn FnMut(Record) + '_)>) {
         self.bytes += chunk.len() as u64;
         if self.bytes <= MAX_DOCUMENT_BYTES as u64 {
             self.text.extend_from_slice(chunk);
         }
     }
 
-    pub(crate) fn finish(mut self, sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report {
+    fn finish(mut self: Box<Self>, sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report {
         let mut detected = BTreeMap::new();
         detected.insert("format", "json".to_owned());
         let records = match self.check() {
@@ -156,10 +164,12 @@ impl Document {
             }
             None => 0,
         };
-        let kind = self.kind.name();
-        self.findings.into_report(kind, self.bytes, records, detected)
+        let Document { kind, bytes, findings, .. } = *self;
+        findings.into_report(kind.name(), bytes, records, detected)
     }
+}
 
+impl Document {
     /// Checks the collected text; the document's text (BOM removed) if it is an object.
     fn check(&mut self) -> Option<String> {
         if self.bytes > MAX_DOCUMENT_BYTES as u64 {

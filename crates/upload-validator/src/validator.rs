@@ -1,6 +1,5 @@
 //! The validator: a payload kind's checks driven by the streaming engine.
 
-use crate::documents::Document;
 use crate::engine::{CsvStream, Event, RecordRef};
 use crate::kinds::{self, Checker, Layout};
 use crate::report::{Finding, Findings, Report, Rule, Severity};
@@ -26,7 +25,7 @@ impl Default for Limits {
 /// ```
 /// use upload_validator::{Context, PayloadKind, Rule, Validator, Verdict};
 ///
-/// let context = Context { week_start: Some("2025-03-01".into()), store_ids: vec!["S001".into()], ..Context::default() };
+/// let context = Context::from_json(PayloadKind::WeeklyActuals, r#"{"week_start": "2025-03-01", "store_ids": ["S001"]}"#)?;
 /// let mut validator = Validator::new(PayloadKind::WeeklyActuals, context)?;
 /// validator.push(b"date,store_id,quantity_sold\n2025-03-01,S001,14\n2025-03-02,S001,-3\n");
 /// let report = validator.finish();
@@ -35,21 +34,26 @@ impl Default for Limits {
 /// assert_eq!((negative.line, negative.column, negative.byte_offset), (3, Some(3), 63));
 /// // Two of seven days are covered: the week is incomplete.
 /// assert!(report.findings.iter().any(|f| f.rule == Rule::Coverage));
-/// # Ok::<(), upload_validator::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Validator {
-    kind: PayloadKind,
-    input: Input,
+    engine: Box<dyn Engine>,
+    /// The records' destination given to [`on_record`](Self::on_record), if any.
+    sink: Option<Box<dyn FnMut(Record)>>,
 }
 
-/// CSV payloads stream record by record; JSON documents are collected and checked whole.
-enum Input {
-    Csv(Box<CsvInput>),
-    Document { document: Box<Document>, sink: Option<Box<dyn FnMut(Record)>> },
+/// An input engine: how a kind's bytes become findings and records (CSV records checked one
+/// by one, a JSON document collected and checked whole). A kind's `open` function builds one.
+pub(crate) trait Engine {
+    /// Feeds the next chunk, handing each valid record it completes to `sink`.
+    fn push(&mut self, chunk: &[u8], sink: Option<&mut (dyn FnMut(Record) + '_)>);
+    /// Ends the input and reports.
+    fn finish(self: Box<Self>, sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report;
 }
 
 /// A CSV payload: the byte stream and everything else.
-struct CsvInput {
+pub(crate) struct CsvInput {
+    kind: PayloadKind,
     stream: CsvStream,
     state: State,
 }
@@ -66,7 +70,6 @@ struct State {
     records: u64,
     stopped: bool,
     size_reported: bool,
-    sink: Option<Box<dyn FnMut(Record)>>,
 }
 
 /// Reports findings about one record; knows the header for column names.
@@ -151,52 +154,27 @@ impl<'a> Out<'a> {
 }
 
 impl Validator {
-    /// A validator for `kind`; fails when `context` lacks what the kind needs.
+    /// A validator for `kind`; fails when `context` is not the kind's or lacks what it needs.
     pub fn new(kind: PayloadKind, context: Context) -> Result<Self, Error> {
         Self::with_limits(kind, context, Limits::default())
     }
 
     /// A validator with explicit limits.
     pub fn with_limits(kind: PayloadKind, context: Context, limits: Limits) -> Result<Self, Error> {
-        if let Some(document) = Document::new(kind, limits.max_findings) {
-            return Ok(Validator { kind, input: Input::Document { document: Box::new(document), sink: None } });
-        }
-        let checker = kinds::checker(kind, context)?;
-        Ok(Validator {
-            kind,
-            input: Input::Csv(Box::new(CsvInput {
-                stream: CsvStream::new(checker.sniff()),
-                state: State {
-                    checker,
-                    findings: Findings::new(limits.max_findings),
-                    limits,
-                    header: None,
-                    layout: None,
-                    records: 0,
-                    stopped: false,
-                    size_reported: false,
-                    sink: None,
-                },
-            })),
-        })
+        Ok(Validator { engine: kind.open(context, limits)?, sink: None })
     }
 
     /// Also hands every valid data record to `sink`, typed. For a caller that owns the
     /// records' destination for the validator's whole life; an importer that borrows its
     /// destination passes it to [`push_each`](Self::push_each) instead.
     pub fn on_record(mut self, sink: impl FnMut(Record) + 'static) -> Self {
-        match &mut self.input {
-            Input::Csv(csv) => csv.state.sink = Some(Box::new(sink)),
-            Input::Document { sink: slot, .. } => *slot = Some(Box::new(sink)),
-        }
+        self.sink = Some(Box::new(sink));
         self
     }
 
     /// Feeds the next chunk.
     pub fn push(&mut self, chunk: &[u8]) {
-        let mut stored = self.take_sink();
-        self.push_to(chunk, stored.as_deref_mut());
-        self.put_sink(stored);
+        self.engine.push(chunk, self.sink.as_deref_mut().map(|sink| sink as &mut dyn FnMut(Record)));
     }
 
     /// Feeds the next chunk and hands each valid data record it completes to `on_record`,
@@ -205,40 +183,45 @@ impl Validator {
     /// callback is given when they complete, so pass the same one every time (and to
     /// [`finish_each`](Self::finish_each)).
     pub fn push_each(&mut self, chunk: &[u8], on_record: &mut dyn FnMut(Record)) {
-        self.push_to(chunk, Some(on_record));
+        self.engine.push(chunk, Some(on_record));
     }
 
     /// Ends the input and returns the report.
     pub fn finish(mut self) -> Report {
-        let mut stored = self.take_sink();
-        self.finish_to(stored.as_deref_mut())
+        let mut sink = self.sink.take();
+        self.engine.finish(sink.as_deref_mut().map(|sink| sink as &mut dyn FnMut(Record)))
     }
 
     /// Ends the input, handing the last records to `on_record` (see [`push_each`](Self::push_each)),
     /// and returns the report.
     pub fn finish_each(self, on_record: &mut dyn FnMut(Record)) -> Report {
-        self.finish_to(Some(on_record))
+        self.engine.finish(Some(on_record))
     }
+}
 
-    fn take_sink(&mut self) -> Option<Box<dyn FnMut(Record)>> {
-        match &mut self.input {
-            Input::Csv(csv) => csv.state.sink.take(),
-            Input::Document { sink, .. } => sink.take(),
-        }
+impl CsvInput {
+    /// The engine for a CSV kind checked by `checker`.
+    pub(crate) fn open(kind: PayloadKind, checker: impl Checker + 'static, limits: Limits) -> Box<dyn Engine> {
+        Box::new(CsvInput {
+            kind,
+            stream: CsvStream::new(checker.sniff()),
+            state: State {
+                checker: Box::new(checker),
+                findings: Findings::new(limits.max_findings),
+                limits,
+                header: None,
+                layout: None,
+                records: 0,
+                stopped: false,
+                size_reported: false,
+            },
+        })
     }
+}
 
-    fn put_sink(&mut self, stored: Option<Box<dyn FnMut(Record)>>) {
-        match &mut self.input {
-            Input::Csv(csv) => csv.state.sink = stored,
-            Input::Document { sink, .. } => *sink = stored,
-        }
-    }
-
-    fn push_to(&mut self, chunk: &[u8], mut sink: Option<&mut (dyn FnMut(Record) + '_)>) {
-        let CsvInput { stream, state } = match &mut self.input {
-            Input::Csv(csv) => &mut **csv,
-            Input::Document { document, .. } => return document.push(chunk),
-        };
+impl Engine for CsvInput {
+    fn push(&mut self, chunk: &[u8], mut sink: Option<&mut (dyn FnMut(Record) + '_)>) {
+        let CsvInput { stream, state, .. } = self;
         if state.stopped {
             stream.skip(chunk.len());
             return;
@@ -257,11 +240,8 @@ impl Validator {
         stream.push(chunk, &mut |record| state.on_record(&record, sink.as_deref_mut()));
     }
 
-    fn finish_to(self, mut sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report {
-        let CsvInput { mut stream, mut state } = match self.input {
-            Input::Csv(csv) => *csv,
-            Input::Document { document, .. } => return document.finish(sink),
-        };
+    fn finish(self: Box<Self>, mut sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report {
+        let CsvInput { kind, mut stream, mut state } = *self;
         let state = &mut state;
         if !state.stopped {
             stream.finish(&mut |record| state.on_record(&record, sink.as_deref_mut()));
@@ -286,7 +266,7 @@ impl Validator {
         detected.insert("delimiter", (stream.delimiter() as char).to_string());
         detected.insert("byte_order_mark", stream.had_bom().to_string());
         let findings = std::mem::replace(&mut state.findings, Findings::new(0));
-        findings.into_report(self.kind.name(), stream.bytes(), state.records, detected)
+        findings.into_report(kind.name(), stream.bytes(), state.records, detected)
     }
 }
 

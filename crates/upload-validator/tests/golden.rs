@@ -5,7 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use upload_validator::{Context, PayloadKind, Validator};
+use upload_validator::{
+    Context, ContextError, Error, HistoricalSalesContext, KindContext, NoContext, PayloadKind, Validator,
+    WeeklyActualsContext,
+};
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -13,7 +16,7 @@ fn golden_dir() -> PathBuf {
 
 fn kind_of(file: &str) -> PayloadKind {
     let prefix = file.split('.').next().unwrap();
-    PayloadKind::ALL.into_iter().find(|k| k.name() == prefix).unwrap_or_else(|| panic!("{file}: unknown kind prefix"))
+    PayloadKind::from_name(prefix).unwrap_or_else(|| panic!("{file}: unknown kind prefix"))
 }
 
 /// Payloads: `.csv` files and `.json` documents (not the reports and contexts beside them).
@@ -32,8 +35,9 @@ fn report_for(path: &Path, chunk: usize) -> String {
     let file = path.file_name().unwrap().to_str().unwrap();
     let kind = kind_of(file);
     let context_path = golden_dir().join(format!("{}.context.json", kind.name()));
-    let context: Context =
-        std::fs::read_to_string(&context_path).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+    let context = std::fs::read_to_string(&context_path)
+        .map(|text| Context::from_json(kind, &text).unwrap_or_else(|e| panic!("{}: {e}", context_path.display())))
+        .unwrap_or_default();
     let mut validator = Validator::new(kind, context).unwrap();
     for piece in std::fs::read(path).unwrap().chunks(chunk) {
         validator.push(piece);
@@ -72,13 +76,31 @@ fn every_golden_file_gives_its_expected_report_at_any_chunk_size() {
 }
 
 #[test]
-fn the_context_reads_the_same_from_json_as_through_serde() {
-    for file in ["weekly_actuals.context.json", "historical_sales.context.json"] {
+fn each_context_reads_the_same_from_json_as_through_serde() {
+    fn same<C: KindContext + PartialEq + std::fmt::Debug + serde::de::DeserializeOwned>(file: &str) {
         let text = std::fs::read_to_string(golden_dir().join(file)).unwrap();
-        let through_serde: Context = serde_json::from_str(&text).unwrap();
-        assert_eq!(Context::from_json(&text).unwrap(), through_serde, "{file}");
+        let through_serde: C = serde_json::from_str(&text).unwrap();
+        assert_eq!(C::from_json(&text).unwrap(), through_serde, "{file}");
     }
-    assert!(Context::from_json(r#"{"week": "2025-03-01"}"#).unwrap_err().contains("unknown field `week`"));
-    assert!(Context::from_json(r#"{"store_ids": [1]}"#).is_err());
-    assert!(Context::from_json("[]").is_err());
+    same::<WeeklyActualsContext>("weekly_actuals.context.json");
+    same::<HistoricalSalesContext>("historical_sales.context.json");
+    let unknown = WeeklyActualsContext::from_json(r#"{"week": "2025-03-01"}"#).unwrap_err();
+    assert_eq!(unknown, ContextError::UnknownField { field: "week".into(), expected: "week_start, store_ids".into() });
+    assert_eq!(
+        WeeklyActualsContext::from_json(r#"{"week_start": "2025-03-01", "store_ids": [1]}"#).unwrap_err(),
+        ContextError::WrongType { field: "store_ids", expected: "a list of text" }
+    );
+    assert_eq!(WeeklyActualsContext::from_json("{}").unwrap_err(), ContextError::Missing { field: "week_start" });
+    assert_eq!(HistoricalSalesContext::from_json("[]").unwrap_err(), ContextError::NotAnObject);
+    assert_eq!(NoContext::from_json("{}"), Ok(NoContext));
+    assert!(matches!(NoContext::from_json(r#"{"store_ids": []}"#), Err(ContextError::UnknownField { .. })));
+}
+
+#[test]
+fn a_kind_refuses_another_kinds_context() {
+    let weekly = Context::from_json(PayloadKind::WeeklyActuals, r#"{"week_start": "2025-03-01", "store_ids": ["S1"]}"#);
+    let error = Validator::new(PayloadKind::HistoricalSales, weekly.unwrap()).err().unwrap();
+    assert_eq!(error, Error::WrongContext { kind: "historical_sales", expected: "HistoricalSalesContext" });
+    assert!(Validator::new(PayloadKind::WeeklyActuals, Context::none()).is_err(), "weekly actuals need a week");
+    assert!(Validator::new(PayloadKind::StoreAttributes, Context::none()).is_ok());
 }

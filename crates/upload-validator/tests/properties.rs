@@ -3,16 +3,15 @@
 //! finding at the mutated line and column.
 
 use proptest::prelude::*;
-use upload_validator::{Context, PayloadKind, Rule, Validator, Verdict};
+use upload_validator::{Context, PayloadKind, Rule, Validator, Verdict, WeeklyActualsContext};
 
 const STORES: [&str; 3] = ["S001", "S002", "S003"];
 
 fn context() -> Context {
-    Context {
-        week_start: Some("2025-03-01".into()),
+    Context::of(WeeklyActualsContext {
+        week_start: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
         store_ids: STORES.iter().map(|s| s.to_string()).collect(),
-        ..Context::default()
-    }
+    })
 }
 
 /// A valid week: every store, every day, random quantities, random row order.

@@ -27,11 +27,14 @@ fuzz_target!(|data: &[u8]| {
 
 /// The report and the typed records for `file` pushed in chunks of `chunk` bytes.
 fn validate(kind: PayloadKind, file: &[u8], chunk: usize) -> (Report, Vec<Record>) {
-    let context = Context {
-        week_start: Some("2025-03-01".into()),
-        store_ids: vec!["S001".into(), "S002".into(), "S003".into()],
-        categories: [("Women's Dresses".to_owned(), "womens_dresses".to_owned())].into(),
+    let json = match kind {
+        PayloadKind::WeeklyActuals => r#"{"week_start": "2025-03-01", "store_ids": ["S001", "S002", "S003"]}"#,
+        PayloadKind::HistoricalSales => {
+            r#"{"store_ids": ["S001", "S002", "S003"], "categories": {"Women's Dresses": "womens_dresses"}}"#
+        }
+        _ => "{}",
     };
+    let context = Context::from_json(kind, json).expect("the fuzz contexts are valid");
     let records = Rc::new(RefCell::new(Vec::new()));
     let sink = records.clone();
     let mut validator = Validator::new(kind, context)

@@ -1,15 +1,17 @@
 //! Historical sales: `date,category,store_id,quantity_sold,revenue`, categories by display name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
 use super::{Checker, Column, KnownIds, Layout, text};
+use crate::context::{ContextError, Fields, KindContext};
 use crate::engine::RecordRef;
 use crate::fields::{Decimal, iso_date, non_negative_integer};
 use crate::report::Rule;
 use crate::validator::Out;
-use crate::{Context, Error, Record};
+use crate::validator::{CsvInput, Engine, Limits};
+use crate::{Error, PayloadKind, Record};
 
 const COLUMNS: &[Column] = &[
     Column { name: "date", aliases: &[], required: true },
@@ -36,6 +38,37 @@ pub struct HistoricalSale {
     pub line: u64,
 }
 
+/// What a historical-sales file is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoricalSalesContext {
+    /// Known store ids.
+    #[serde(default)]
+    pub store_ids: Vec<String>,
+    /// Category display name → category id.
+    #[serde(default)]
+    pub categories: BTreeMap<String, String>,
+}
+
+impl KindContext for HistoricalSalesContext {
+    fn from_json(text: &str) -> Result<Self, ContextError> {
+        let mut fields = Fields::parse(text, &["store_ids", "categories"])?;
+        Ok(HistoricalSalesContext {
+            store_ids: fields.text_list("store_ids")?,
+            categories: fields.text_map("categories")?,
+        })
+    }
+}
+
+/// The registry's engine for historical sales.
+pub(crate) fn open(
+    kind: PayloadKind,
+    context: HistoricalSalesContext,
+    limits: Limits,
+) -> Result<Box<dyn Engine>, Error> {
+    Ok(CsvInput::open(kind, HistoricalSales::new(context)?, limits))
+}
+
 pub struct HistoricalSales {
     categories: HashMap<String, (u32, String)>,
     stores: KnownIds,
@@ -44,7 +77,7 @@ pub struct HistoricalSales {
 }
 
 impl HistoricalSales {
-    pub fn new(context: Context) -> Result<Self, Error> {
+    pub fn new(context: HistoricalSalesContext) -> Result<Self, Error> {
         if context.categories.is_empty() {
             return Err(Error::MissingContext { kind: "historical_sales", field: "categories" });
         }

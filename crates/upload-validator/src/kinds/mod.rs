@@ -1,23 +1,23 @@
-//! One checker per payload kind, and the header resolution they share.
+//! One checker per CSV payload kind (each module's `open` is its registry entry's engine), and
+//! the header resolution they share.
 
-mod historical_sales;
-mod ninjatrader;
-mod store_attributes;
-mod weekly_actuals;
+pub(crate) mod historical_sales;
+pub(crate) mod ninjatrader;
+pub(crate) mod store_attributes;
+pub(crate) mod weekly_actuals;
 
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-pub use historical_sales::HistoricalSale;
+pub use historical_sales::{HistoricalSale, HistoricalSalesContext};
 pub use ninjatrader::{Action, EntryExit, Execution, Locale};
 pub use store_attributes::StoreAttributes;
-pub use weekly_actuals::DailyActual;
+pub use weekly_actuals::{DailyActual, WeeklyActualsContext};
 
 use crate::engine::{self, RecordRef};
 use crate::report::{Rule, Severity};
 use crate::validator::Out;
-use crate::{Context, Error, PayloadKind};
 
 /// What each payload kind implements.
 pub trait Checker {
@@ -46,16 +46,13 @@ pub trait Checker {
     }
 }
 
-pub(crate) fn checker(kind: PayloadKind, context: Context) -> Result<Box<dyn Checker>, Error> {
-    Ok(match kind {
-        PayloadKind::WeeklyActuals => Box::new(weekly_actuals::WeeklyActuals::new(context)?),
-        PayloadKind::HistoricalSales => Box::new(historical_sales::HistoricalSales::new(context)?),
-        PayloadKind::StoreAttributes => Box::new(store_attributes::StoreAttributesChecker::default()),
-        PayloadKind::NinjaTraderExecutions => Box::new(ninjatrader::Executions::default()),
-        PayloadKind::ConnectorProfile | PayloadKind::ClientConfig | PayloadKind::ServiceProposal => {
-            unreachable!("JSON documents are checked by documents::Document, not as CSV")
-        }
-    })
+/// The registry's engine for a CSV kind whose checker needs no context.
+pub(crate) fn without_context<C: Checker + Default + 'static>(
+    kind: crate::PayloadKind,
+    _: crate::NoContext,
+    limits: crate::Limits,
+) -> Result<Box<dyn crate::validator::Engine>, crate::Error> {
+    Ok(crate::validator::CsvInput::open(kind, C::default(), limits))
 }
 
 /// An expected column: its name and the other spellings real files use.
@@ -267,12 +264,12 @@ mod tests {
 
     #[test]
     fn a_context_with_repeated_store_ids_validates_every_day() {
-        let context = Context {
-            week_start: Some("9999-12-25".into()),
+        let context = WeeklyActualsContext {
+            week_start: chrono::NaiveDate::from_ymd_opt(9999, 12, 25).unwrap(),
             store_ids: vec!["S1".into(), "S1".into(), "S2".into()],
-            ..Context::default()
         };
-        let mut validator = crate::Validator::new(PayloadKind::WeeklyActuals, context).unwrap();
+        let mut validator =
+            crate::Validator::new(crate::PayloadKind::WeeklyActuals, crate::Context::of(context)).unwrap();
         let mut file = String::from("date,store_id,quantity_sold\n");
         for day in 25..=31 {
             file.push_str(&format!("9999-12-{day},S1,1\n9999-12-{day},S2,2\n9999-12-{day},S2,3\n"));

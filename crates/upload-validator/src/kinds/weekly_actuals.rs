@@ -3,11 +3,13 @@
 use chrono::{Days, NaiveDate};
 
 use super::{Checker, Column, KnownIds, Layout, text};
+use crate::context::{ContextError, Fields, KindContext};
 use crate::engine::RecordRef;
 use crate::fields::{iso_date, non_negative_integer};
 use crate::report::Rule;
 use crate::validator::Out;
-use crate::{Context, Error, Record};
+use crate::validator::{CsvInput, Engine, Limits};
+use crate::{Error, PayloadKind, Record};
 
 const COLUMNS: &[Column] = &[
     Column { name: "date", aliases: &["day", "sale_date"], required: true },
@@ -28,6 +30,31 @@ pub struct DailyActual {
     pub line: u64,
 }
 
+/// What a weekly-actuals file is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyActualsContext {
+    /// First day of the workflow week.
+    pub week_start: NaiveDate,
+    /// Known store ids.
+    #[serde(default)]
+    pub store_ids: Vec<String>,
+}
+
+impl KindContext for WeeklyActualsContext {
+    fn from_json(text: &str) -> Result<Self, ContextError> {
+        let mut fields = Fields::parse(text, &["week_start", "store_ids"])?;
+        let week = fields.text("week_start")?;
+        let week_start = iso_date(&week).ok_or(ContextError::Invalid { field: "week_start", value: week })?;
+        Ok(WeeklyActualsContext { week_start, store_ids: fields.text_list("store_ids")? })
+    }
+}
+
+/// The registry's engine for weekly actuals.
+pub(crate) fn open(kind: PayloadKind, context: WeeklyActualsContext, limits: Limits) -> Result<Box<dyn Engine>, Error> {
+    Ok(CsvInput::open(kind, WeeklyActuals::new(context)?, limits))
+}
+
 pub struct WeeklyActuals {
     week_start: NaiveDate,
     week_end: NaiveDate,
@@ -44,13 +71,8 @@ pub struct WeeklyActuals {
 }
 
 impl WeeklyActuals {
-    pub fn new(context: Context) -> Result<Self, Error> {
-        let start = context
-            .week_start
-            .as_deref()
-            .ok_or(Error::MissingContext { kind: "weekly_actuals", field: "week_start" })?;
-        let week_start =
-            iso_date(start).ok_or_else(|| Error::InvalidContext { field: "week_start", value: start.to_owned() })?;
+    pub fn new(context: WeeklyActualsContext) -> Result<Self, Error> {
+        let week_start = context.week_start;
         if context.store_ids.is_empty() {
             return Err(Error::MissingContext { kind: "weekly_actuals", field: "store_ids" });
         }
