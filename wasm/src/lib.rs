@@ -24,7 +24,8 @@ export type PayloadKind =
   | "ninjatrader_executions"
   | "connector_profile"
   | "client_config"
-  | "service_proposal";
+  | "service_proposal"
+  | "ib_flex";
 
 /** What a weekly-actuals file is checked against. */
 export interface WeeklyActualsContext {

@@ -104,7 +104,7 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
 /// a chunk size, the file).
 fn seed_corpus() -> Result<PathBuf, String> {
     // The order of `PayloadKind::ALL`, which the fuzz target indexes with the first byte.
-    const KINDS: [&str; 7] = [
+    const KINDS: [&str; 8] = [
         "weekly_actuals",
         "historical_sales",
         "store_attributes",
@@ -112,6 +112,7 @@ fn seed_corpus() -> Result<PathBuf, String> {
         "connector_profile",
         "client_config",
         "service_proposal",
+        "ib_flex",
     ];
     let corpus = shell::target_dir().join("fuzz/corpus/validate");
     std::fs::create_dir_all(&corpus).map_err(|e| format!("create {}: {e}", corpus.display()))?;

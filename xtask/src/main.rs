@@ -4,7 +4,8 @@
 //!   embedded SQLite database `./data/intake.db` and print the status).
 //! - `cargo xtask test` runs the whole suite: formatting, clippy with warnings denied, and
 //!   every test on SQLite and PostgreSQL.
-//! - `cargo xtask wasm` builds the validator's browser package in `wasm/pkg/`.
+//! - `cargo xtask wasm [--features ib-flex]` builds the validator's browser package in
+//!   `wasm/pkg/` (with IB Flex reports: `wasm/pkg-ib-flex/`).
 //! - `cargo xtask bench dedup` measures the execution import against the seed's original
 //!   designs and the databases' bulk loaders, as ratios within one run.
 //! - `cargo xtask bench migrate` measures the migration core's overhead and the whole schema
@@ -34,8 +35,10 @@ Commands:
                    validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
                    postgres://postgres@127.0.0.1:5432/postgres), the golden set in WebAssembly
                    under Node and Chromium, the page end to end, and 30 s of fuzzing
-  wasm             build the browser package wasm/pkg (release, wasm-bindgen, wasm-opt -Oz) and
-                   print its size; installs wasm-bindgen-cli and binaryen when missing
+  wasm [--features ib-flex]
+                   build the browser package wasm/pkg (release, wasm-bindgen, wasm-opt -Oz) and
+                   print its size; with ib-flex, the ALM page's package wasm/pkg-ib-flex (adds
+                   the streaming XML engine); installs wasm-bindgen-cli and binaryen when missing
   bench dedup      the execution import against the Python peers and the bulk loaders,
                    1 M rows, fresh and re-import (see `cargo xtask bench --help`)
   bench migrate    the migration core's overhead per migration (10/100/1000 generated ones) and

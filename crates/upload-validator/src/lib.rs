@@ -33,6 +33,8 @@ pub mod fields;
 mod kinds;
 pub mod report;
 mod validator;
+#[cfg(feature = "ib-flex")]
+mod xml;
 
 pub use context::{Context, ContextError, KindContext, NoContext};
 pub use fields::{Decimal, ScaleError};
@@ -40,6 +42,8 @@ pub use kinds::{
     Action, DailyActual, EntryExit, Execution, HistoricalSale, HistoricalSalesContext, Locale, StoreAttributes,
     WeeklyActualsContext,
 };
+#[cfg(feature = "ib-flex")]
+pub use kinds::{FlexRow, FlexSection};
 pub use report::{Finding, Report, Rule, Severity, Verdict};
 pub use validator::{Limits, Validator};
 
@@ -102,6 +106,8 @@ registry! {
     ClientConfig = "client_config", NoContext, documents::client_config;
     /// A service proposal (JSON, seed 002).
     ServiceProposal = "service_proposal", NoContext, documents::service_proposal;
+    /// An Interactive Brokers Flex Query report (XML; needs the `ib-flex` feature).
+    IbFlex = "ib_flex", NoContext, kinds::ib_flex::open;
 }
 
 impl PayloadKind {
@@ -123,6 +129,9 @@ pub enum Record {
     Store(StoreAttributes),
     /// A NinjaTrader fill.
     Execution(Execution),
+    /// A detail row of an IB Flex report.
+    #[cfg(feature = "ib-flex")]
+    Flex(FlexRow),
     /// A whole JSON document (connector profile, client configuration, service proposal) that
     /// passed every check: its text (byte-order mark removed), for the server to store.
     Document(String),
@@ -142,6 +151,16 @@ pub enum Error {
         kind: &'static str,
         /// Its context type.
         expected: &'static str,
+    },
+    /// The kind's engine is not compiled into this build.
+    #[error(
+        "{kind} files cannot be checked by this build of the validator: it was built without the `{feature}` feature"
+    )]
+    NotInThisBuild {
+        /// The payload kind.
+        kind: &'static str,
+        /// The cargo feature that adds it.
+        feature: &'static str,
     },
     /// A context field the kind needs is missing.
     #[error("{kind} needs `{field}` in the context")]

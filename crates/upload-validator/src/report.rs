@@ -63,11 +63,13 @@ pub enum Rule {
     Required,
     /// A JSON field the document's shape does not know.
     UnknownField,
+    /// XML that is not well-formed, or cut short (reading stops there).
+    Xml,
 }
 
 impl Rule {
     /// Every rule, in declaration order (`rule as usize` is its position).
-    pub const ALL: [Rule; 23] = [
+    pub const ALL: [Rule; 24] = [
         Rule::Encoding,
         Rule::FileTooLarge,
         Rule::EmptyFile,
@@ -91,10 +93,11 @@ impl Rule {
         Rule::Type,
         Rule::Required,
         Rule::UnknownField,
+        Rule::Xml,
     ];
 
     // (A rule missing from ALL would index past the counters: refuse to compile instead.)
-    const _COMPLETE: () = assert!(Rule::UnknownField as usize + 1 == Rule::ALL.len());
+    const _COMPLETE: () = assert!(Rule::Xml as usize + 1 == Rule::ALL.len());
 
     /// The stable kebab-case code.
     pub fn code(self) -> &'static str {
@@ -122,6 +125,7 @@ impl Rule {
             Rule::Type => "type",
             Rule::Required => "required",
             Rule::UnknownField => "unknown-field",
+            Rule::Xml => "xml",
         }
     }
 }
@@ -182,10 +186,11 @@ pub struct Report {
 
 impl Report {
     /// Whether the validator stopped reading before the end of the payload (a record over
-    /// 1 MiB, a file over the size limit): the rows after that point were never read, so an
-    /// importer must not treat the valid rows it got as the whole file.
+    /// 1 MiB, a file over the size limit, XML that is not well-formed): the rows after that
+    /// point were never read, so an importer must not treat the valid rows it got as the
+    /// whole file.
     pub fn stopped_early(&self) -> bool {
-        const STOPPING: [Rule; 2] = [Rule::RecordTooLong, Rule::FileTooLarge];
+        const STOPPING: [Rule; 3] = [Rule::RecordTooLong, Rule::FileTooLarge, Rule::Xml];
         STOPPING.iter().any(|rule| {
             self.findings.iter().any(|finding| finding.rule == *rule) || self.omitted.contains_key(rule.code())
         })

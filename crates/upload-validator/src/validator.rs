@@ -72,6 +72,29 @@ struct State {
     size_reported: bool,
 }
 
+/// Keeps the finding `make` builds, or only counts it past the cap (so a file full of errors
+/// builds no messages it would not show).
+
+fn keep(findings: &mut Findings, severity: Severity, rule: Rule, make: impl FnOnce() -> Finding) {
+    if findings.has_room() {
+        findings.push(make());
+    } else {
+        findings.count_omitted(rule, severity);
+    }
+}
+
+/// Where a finding placed with [`Out::at`] is.
+#[cfg_attr(not(feature = "ib-flex"), allow(dead_code, reason = "only the XML engine places findings this way"))]
+pub(crate) struct Place<'n> {
+    pub(crate) line: u64,
+    pub(crate) column: u64,
+    pub(crate) byte_offset: u64,
+    /// 1-based data record (0: the file as a whole).
+    pub(crate) record: u64,
+    /// What is there (an attribute's name).
+    pub(crate) name: Option<&'n str>,
+}
+
 /// Reports findings about one record; knows the header for column names.
 pub struct Out<'a> {
     findings: &'a mut Findings,
@@ -80,8 +103,15 @@ pub struct Out<'a> {
 }
 
 impl<'a> Out<'a> {
-    fn new(findings: &'a mut Findings, header: &'a [String]) -> Self {
+    pub(crate) fn new(findings: &'a mut Findings, header: &'a [String]) -> Self {
         Out { findings, header, records: None }
+    }
+
+    /// Also hands typed records to `records`.
+    #[cfg_attr(not(feature = "ib-flex"), allow(dead_code, reason = "the CSV engine builds its Out directly"))]
+    pub(crate) fn with_records(mut self, records: Option<&'a mut (dyn FnMut(Record) + '_)>) -> Self {
+        self.records = records.map(|sink| sink as &mut dyn FnMut(Record));
+        self
     }
 
     /// An error about cell `column` (0-based) of `record`.
@@ -106,11 +136,7 @@ impl<'a> Out<'a> {
         column: usize,
         message: impl FnOnce() -> String,
     ) {
-        if !self.findings.has_room() {
-            self.findings.count_omitted(rule, severity);
-            return;
-        }
-        self.findings.push(Finding {
+        keep(self.findings, severity, rule, || Finding {
             rule,
             severity,
             line: record.line,
@@ -124,11 +150,7 @@ impl<'a> Out<'a> {
 
     /// An error about a whole line (or the whole file, with `record` 0).
     pub fn line(&mut self, rule: Rule, line: u64, number: u64, byte_offset: u64, message: impl FnOnce() -> String) {
-        if !self.findings.has_room() {
-            self.findings.count_omitted(rule, Severity::Error);
-            return;
-        }
-        self.findings.push(Finding {
+        keep(self.findings, Severity::Error, rule, || Finding {
             rule,
             severity: Severity::Error,
             line,
@@ -136,6 +158,22 @@ impl<'a> Out<'a> {
             column: None,
             column_name: None,
             byte_offset,
+            message: message(),
+        });
+    }
+
+    /// A finding at any place of the file: `column` is 1-based, in characters; `column_name`
+    /// names what is there (an XML attribute). For engines whose records are not CSV rows.
+    #[cfg_attr(not(feature = "ib-flex"), allow(dead_code, reason = "only the XML engine places findings this way"))]
+    pub(crate) fn at(&mut self, severity: Severity, rule: Rule, place: Place<'_>, message: impl FnOnce() -> String) {
+        keep(self.findings, severity, rule, || Finding {
+            rule,
+            severity,
+            line: place.line,
+            record: place.record,
+            column: Some(u32::try_from(place.column).unwrap_or(u32::MAX)),
+            column_name: place.name.map(str::to_owned),
+            byte_offset: place.byte_offset,
             message: message(),
         });
     }

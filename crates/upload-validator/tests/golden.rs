@@ -19,11 +19,13 @@ fn kind_of(file: &str) -> PayloadKind {
     PayloadKind::from_name(prefix).unwrap_or_else(|| panic!("{file}: unknown kind prefix"))
 }
 
-/// Payloads: `.csv` files and `.json` documents (not the reports and contexts beside them).
+/// Payloads: `.csv` files, `.json` documents (not the reports and contexts beside them) and,
+/// when this build has the kind, `.xml` Flex reports.
 fn is_payload(path: &Path) -> bool {
     let name = path.file_name().unwrap().to_str().unwrap();
     name.ends_with(".csv")
         || (name.ends_with(".json") && !name.ends_with(".report.json") && !name.ends_with(".context.json"))
+        || (cfg!(feature = "ib-flex") && name.ends_with(".xml"))
 }
 
 /// `kind.variant.report.json` beside `kind.variant.csv` or `kind.variant.json`.
@@ -103,4 +105,10 @@ fn a_kind_refuses_another_kinds_context() {
     assert_eq!(error, Error::WrongContext { kind: "historical_sales", expected: "HistoricalSalesContext" });
     assert!(Validator::new(PayloadKind::WeeklyActuals, Context::none()).is_err(), "weekly actuals need a week");
     assert!(Validator::new(PayloadKind::StoreAttributes, Context::none()).is_ok());
+    let flex = Validator::new(PayloadKind::IbFlex, Context::none());
+    if cfg!(feature = "ib-flex") {
+        assert!(flex.is_ok());
+    } else {
+        assert_eq!(flex.err().unwrap(), Error::NotInThisBuild { kind: "ib_flex", feature: "ib-flex" });
+    }
 }

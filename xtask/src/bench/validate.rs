@@ -155,7 +155,7 @@ fn native_run(tool: &Path, payload: &Payload, file: &Path, runs: u32, records: b
 
 /// The browser half: the package, PapaParse from npm, and the bench page in Chromium.
 fn browser(dir: &Path, options: &Options) -> Result<(String, wasm::Sizes), String> {
-    let sizes = wasm::build_package()?;
+    let sizes = wasm::build_package(wasm::Package::Default)?;
     wasm::ensure_chromium()?;
     let tools = wasm::ensure_npm_tools()?;
     eprintln!("\n==> Chromium: wasm validator and PapaParse on the weekly-actuals file");

@@ -2,6 +2,8 @@
 //! the header resolution they share.
 
 pub(crate) mod historical_sales;
+#[cfg(feature = "ib-flex")]
+pub(crate) mod ib_flex;
 pub(crate) mod ninjatrader;
 pub(crate) mod store_attributes;
 pub(crate) mod weekly_actuals;
@@ -11,6 +13,8 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 
 pub use historical_sales::{HistoricalSale, HistoricalSalesContext};
+#[cfg(feature = "ib-flex")]
+pub use ib_flex::{FlexRow, FlexSection};
 pub use ninjatrader::{Action, EntryExit, Execution, Locale};
 pub use store_attributes::StoreAttributes;
 pub use weekly_actuals::{DailyActual, WeeklyActualsContext};
@@ -43,6 +47,21 @@ pub trait Checker {
     /// What was recognised about the file, given its resolved header (if it had one).
     fn detected(&self, _layout: Option<&Layout>) -> BTreeMap<&'static str, String> {
         BTreeMap::new()
+    }
+}
+
+/// IB Flex reports need the streaming XML engine, which the browser package for retail
+/// uploads leaves out (its size budget): without the `ib-flex` feature the kind is known but
+/// refused.
+#[cfg(not(feature = "ib-flex"))]
+pub(crate) mod ib_flex {
+    /// The registry's entry without the engine.
+    pub(crate) fn open(
+        kind: crate::PayloadKind,
+        _: crate::NoContext,
+        _: crate::Limits,
+    ) -> Result<Box<dyn crate::validator::Engine>, crate::Error> {
+        Err(crate::Error::NotInThisBuild { kind: kind.name(), feature: "ib-flex" })
     }
 }
 
