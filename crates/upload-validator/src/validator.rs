@@ -74,7 +74,6 @@ struct State {
 
 /// Keeps the finding `make` builds, or only counts it past the cap (so a file full of errors
 /// builds no messages it would not show).
-
 fn keep(findings: &mut Findings, severity: Severity, rule: Rule, make: impl FnOnce() -> Finding) {
     if findings.has_room() {
         findings.push(make());
