@@ -211,6 +211,24 @@ impl CsvStream {
         }
     }
 
+    /// Goes on as if the file's bytes up to `byte_offset`, where line `line` starts, had been
+    /// read: for a file whose earlier part was read before (only its header was pushed again).
+    /// Only between records, after the header; `false` (and nothing changed) otherwise. Blank
+    /// lines pushed since the last record are dropped: `byte_offset` is past them.
+    pub fn jump(&mut self, line: u64, byte_offset: u64) -> bool {
+        let between_records = self.reader.is_some()
+            && self.stopped.is_none()
+            && self.output_len == 0
+            && self.ends_len == 0
+            && self.raw.iter().all(|&b| matches!(b, b'\r' | b'\n'));
+        if !between_records || byte_offset < self.bytes {
+            return false;
+        }
+        self.raw.clear();
+        (self.raw_line, self.raw_offset, self.bytes) = (line, byte_offset, byte_offset);
+        true
+    }
+
     /// Ends the input, flushing the last record (which may lack a line terminator).
     pub fn finish(&mut self, on_record: &mut dyn FnMut(RecordRef<'_>)) {
         if self.stopped.is_some() {

@@ -14,8 +14,8 @@ use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use import_core::{
-    Column, ColumnType, ImportOptions, ImportReport, Importer, Merged, Session, Stage, StageRow, Unstorable, Values,
-    query_error,
+    Column, ColumnType, History, ImportOptions, ImportReport, Importer, Merged, Session, Stage, StageRow, Unstorable,
+    Values, query_error,
 };
 use migration_core::{Database, Domain};
 use upload_validator::{Action, Context, EntryExit, Execution, PayloadKind, Record, Validator};
@@ -151,6 +151,7 @@ impl Importer for Executions {
     type Row = Fill;
     const STAGE: Stage = STAGE;
     const SKIPPED: &'static [&'static str] = &["already_imported", "duplicated_in_file"];
+    const HISTORY: Option<History> = Some(History { table: "imported_files" });
 
     fn domain(&self) -> &'static Domain {
         &crate::MIGRATIONS

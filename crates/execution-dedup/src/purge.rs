@@ -23,6 +23,8 @@ pub struct PurgeSummary {
 ///
 /// Afterwards the ledger no longer remembers those ids: re-importing an old file brings back
 /// any of its fills that were deleted from `trades` (fills still there are not duplicated).
+/// When rows are removed, the import history (`imported_files`) is cleared too, so every file
+/// is read whole on its next import.
 pub fn purge(db: &Database, days: u32, dry_run: bool) -> Result<PurgeSummary, Error> {
     let cutoff =
         (Utc::now().naive_utc() - TimeDelta::days(i64::from(days))).with_nanosecond(0).expect("0 ns is a valid time");
@@ -32,7 +34,15 @@ pub fn purge(db: &Database, days: u32, dry_run: bool) -> Result<PurgeSummary, Er
         if dry_run {
             old.count().get_result::<i64>(conn).map(|n| n as usize)
         } else {
-            diesel::delete(old).execute(conn)
+            conn.transaction(|conn| {
+                let removed = diesel::delete(old).execute(conn)?;
+                // Files whose rows the ledger no longer remembers must be read whole again:
+                // the import history is forgotten with them (see import-core's history).
+                if removed > 0 {
+                    diesel::sql_query("DELETE FROM imported_files").execute(conn)?;
+                }
+                Ok(removed)
+            })
         }
     })
     .map_err(|source| Error::Query { context: "remove old imported_executions rows".into(), source })?;

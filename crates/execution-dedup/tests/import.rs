@@ -55,14 +55,26 @@ fn reimport_and_growing_file_add_only_new_fills(db: &TestDatabase) {
     let path = write_file(&dir, "executions.csv", &export(&morning));
     let first = import(db, &path, false);
     assert_eq!((first.rows_read, first.inserted, first.already_imported), (3, 3, 0));
+    // Unchanged: not read again; the counts are those of the import it is unchanged since.
     let again = import(db, &path, false);
-    assert_eq!((again.rows_read, again.inserted, again.already_imported), (3, 0, 3));
-    // The same export, later in the day: two more fills appended.
+    assert_eq!(again.outcome, Outcome::Unchanged);
+    assert_eq!((again.rows_read, again.inserted, again.already_imported), (3, 3, 0));
+    // The same export, later in the day: two more fills appended. Only the new part is read,
+    // from the last fill imported (read again, in case it was still being written).
     let day: Vec<Fill> = (1..=5).map(Fill::new).collect();
     write_file(&dir, "executions.csv", &export(&day));
     let grown = import(db, &path, false);
-    assert_eq!((grown.rows_read, grown.inserted, grown.already_imported, grown.duplicated_in_file), (5, 2, 3, 0));
-    assert_eq!(trade_ids(db), (1..=5).map(Fill::id_of).collect::<Vec<_>>());
+    assert_eq!(grown.outcome, Outcome::Imported);
+    assert_eq!(
+        (grown.rows_read, grown.inserted, grown.already_imported, grown.duplicated_in_file, grown.unchanged_prefix),
+        (5, 2, 1, 0, 2)
+    );
+    // A different file under the same name (the prefix changed) is read whole.
+    let other: Vec<Fill> = (4..=6).map(Fill::new).collect();
+    write_file(&dir, "executions.csv", &export(&other));
+    let edited = import(db, &path, false);
+    assert_eq!((edited.rows_read, edited.inserted, edited.already_imported, edited.unchanged_prefix), (3, 1, 2, 0));
+    assert_eq!(trade_ids(db), (1..=6).map(Fill::id_of).collect::<Vec<_>>());
     assert!(ledger(db).iter().all(|(_, file)| file == "executions.csv"));
 }
 
@@ -101,7 +113,11 @@ fn a_deleted_fill_is_not_brought_back(db: &TestDatabase) {
         .batch_execute(&format!("DELETE FROM trades WHERE execution_id = '{}'", Fill::id_of(1)))
         .unwrap();
     let again = import(db, &path, false);
-    assert_eq!((again.inserted, again.already_imported), (0, 2));
+    assert_eq!(again.outcome, Outcome::Unchanged);
+    // The same rows under another name are read: the ledger keeps the deleted fill out.
+    let copy = write_file(&dir, "day (1).csv", &export(&[Fill::new(1), Fill::new(2)]));
+    let copied = import(db, &copy, false);
+    assert_eq!((copied.inserted, copied.already_imported), (0, 2));
     assert_eq!(trade_ids(db), [Fill::id_of(2)]);
 }
 
@@ -168,7 +184,8 @@ fn a_missing_file_or_unmigrated_database_fails_clearly(db: &TestDatabase) {
 fn backfill_records_existing_trades_and_its_down_removes_only_those(db: &TestDatabase) {
     let migrator = Migrator::new([&execution_dedup::MIGRATIONS]).unwrap();
     migrator.run(db.database(), None).unwrap();
-    let backfill = RollbackTarget::Steps(1);
+    // Back to just before the backfill (and the migrations after it).
+    let backfill = RollbackTarget::To("20251003000100".into());
     migrator.rollback(db.database(), None, &backfill).unwrap();
     // Trades from before imports were tracked, one of them also imported already.
     let dir = tempfile::tempdir().unwrap();

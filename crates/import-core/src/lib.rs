@@ -24,11 +24,13 @@
 
 use std::path::PathBuf;
 
+pub mod history;
 mod report;
 mod session;
 pub mod stage;
 
-pub use report::{Counts, ImportReport, Merged, Outcome};
+pub use history::History;
+pub use report::{Counts, ImportReport, Merged, Outcome, Tally, UNCHANGED_PREFIX};
 pub use session::{ImportOptions, Importer, Session, Unstorable};
 pub use stage::{Column, ColumnType, Stage, StageRow, Values};
 

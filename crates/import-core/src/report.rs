@@ -12,12 +12,16 @@ pub enum Outcome {
     Imported,
     /// Nothing was written: the file has errors (see the findings).
     Refused,
+    /// Not read: the file is byte for byte the one imported before (see `unchanged_since`);
+    /// the counts are that import's.
+    Unchanged,
 }
 
 /// How many rows went where.
 ///
 /// When [`Outcome::Imported`]: `rows_read = inserted + Σ skipped + rejected`. When refused,
-/// nothing was written and only `rows_read` and `rejected` count.
+/// nothing was written and only `rows_read`, `rejected` and an unchanged prefix count. When
+/// unchanged, they are the counts of the import the file was unchanged since.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counts {
     /// Data rows in the file.
@@ -57,9 +61,28 @@ pub struct ImportReport {
     #[serde(flatten)]
     pub counts: Counts,
     /// The validator's report: what it recognised, the findings with line, column, rule and
-    /// message, and the counts of those left out past the cap.
-    pub validation: Report,
+    /// message, and the counts of those left out past the cap; `None` for an unchanged file,
+    /// which is not read.
+    pub validation: Option<Report>,
+    /// When an unchanged file was imported (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unchanged_since: Option<chrono::NaiveDateTime>,
 }
+
+/// How many of a file's rows were staged, and how many lay in the part imported before and
+/// were not read again (0 on a whole read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Valid rows staged.
+    pub staged: u64,
+    /// Rows in the unchanged prefix of a grown file.
+    pub prefix: u64,
+    /// Whether the importer keeps a history (and so reports `unchanged_prefix`).
+    pub history: bool,
+}
+
+/// The count of rows in an unchanged prefix, in reports of importers that keep a history.
+pub const UNCHANGED_PREFIX: &str = "unchanged_prefix";
 
 /// An object of the [named](Counts::named) counts, in their order.
 impl serde::Serialize for Counts {
@@ -73,31 +96,44 @@ impl serde::Serialize for Counts {
 }
 
 impl ImportReport {
-    /// A file that was not written: `staged` of its rows were valid.
-    pub fn refused(file: String, validation: Report, staged: u64, skipped: &[&'static str]) -> Self {
+    /// A file that was not written.
+    pub fn refused(file: String, validation: Report, tally: Tally, skipped: &[&'static str]) -> Self {
+        let mut skipped: Vec<(&'static str, u64)> = skipped.iter().map(|&name| (name, 0)).collect();
+        if tally.history {
+            skipped.push((UNCHANGED_PREFIX, tally.prefix));
+        }
         let counts = Counts {
             rows_read: validation.records,
             inserted: 0,
-            skipped: skipped.iter().map(|&name| (name, 0)).collect(),
-            rejected: validation.records - staged,
+            skipped,
+            rejected: validation.records - tally.staged - tally.prefix,
         };
-        ImportReport { file, outcome: Outcome::Refused, counts, validation }
+        ImportReport { file, outcome: Outcome::Refused, counts, validation: Some(validation), unchanged_since: None }
     }
 
-    /// A file whose `staged` valid rows were merged: `inserted` written, the rest `skipped`.
-    pub fn imported(file: String, validation: Report, staged: u64, merged: Merged) -> Self {
+    /// A file whose staged rows were merged: `inserted` written, the rest `skipped`.
+    pub fn imported(file: String, validation: Report, tally: Tally, merged: Merged) -> Self {
+        let mut skipped = merged.skipped;
+        if tally.history {
+            skipped.push((UNCHANGED_PREFIX, tally.prefix));
+        }
         let counts = Counts {
             rows_read: validation.records,
             inserted: merged.inserted,
-            skipped: merged.skipped,
-            rejected: validation.records - staged,
+            skipped,
+            rejected: validation.records - tally.staged - tally.prefix,
         };
         debug_assert_eq!(
             counts.inserted + counts.skipped.iter().map(|(_, n)| n).sum::<u64>(),
-            staged,
+            tally.staged + tally.prefix,
             "every staged row is written or skipped"
         );
-        ImportReport { file, outcome: Outcome::Imported, counts, validation }
+        ImportReport { file, outcome: Outcome::Imported, counts, validation: Some(validation), unchanged_since: None }
+    }
+
+    /// A file not read because it is the one imported at `since`, with that import's counts.
+    pub fn unchanged(file: String, since: chrono::NaiveDateTime, counts: Counts) -> Self {
+        ImportReport { file, outcome: Outcome::Unchanged, counts, validation: None, unchanged_since: Some(since) }
     }
 
     /// The count called `name` (see [`Counts::get`]).

@@ -3,21 +3,25 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{ErrorKind, Read as _};
+use std::io::{ErrorKind, Read as _, Seek as _, SeekFrom};
 use std::marker::PhantomData;
 use std::path::Path;
 
 use diesel::pg::CopyTarget;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
 use migration_core::{AdvisoryLock, Database, DbConnection, Domain, MigrationConnection, Migrator, PragmaGuard, State};
-use upload_validator::{Record, Report, Validator};
+use upload_validator::{Record, Report, ResumePoint, Validator};
 
-use crate::report::{ImportReport, Merged};
+use crate::history::{self, FileState, History};
+use crate::report::{ImportReport, Merged, Tally, UNCHANGED_PREFIX};
 use crate::stage::{self, SqliteInsert, Stage, StageRow};
 use crate::{Error, Result, query_error};
 
 /// Bytes read from the file per step.
 const CHUNK_BYTES: usize = 256 * 1024;
+/// A header longer than this is not read again for a resume (the file is read whole).
+const MAX_HEADER_BYTES: usize = 1 << 20;
 /// COPY data is sent to PostgreSQL in pieces of about this size.
 const COPY_FLUSH_BYTES: usize = 256 * 1024;
 /// Bind parameters per SQLite insert statement: rows per batch are as many as fit.
@@ -53,6 +57,9 @@ pub trait Importer {
     const STAGE: Stage;
     /// Why valid rows may not be written, in the order reports show them (see [`Merged`]).
     const SKIPPED: &'static [&'static str];
+    /// Where what was imported of each file is kept, so a re-import costs only what is new
+    /// (see [`history`](crate::history)); `None`: every file is read whole.
+    const HISTORY: Option<History> = None;
 
     /// The domain whose migrations must be applied and whose write lock the merge holds.
     fn domain(&self) -> &'static Domain;
@@ -114,7 +121,7 @@ impl<'db, I: Importer> Session<'db, I> {
         // Opened before anything is written, so a missing file is a plain error.
         let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         let job = Job { importer: &self.importer, path, file_name: &file_name, options };
-        let source = Source { file, path, progress };
+        let source = Source { file, path, progress, reading: Reading::Whole };
         let report = match &mut self.db.get()? {
             DbConnection::Postgres(conn) => job.run(&mut **conn, source),
             DbConnection::Sqlite(conn) => {
@@ -160,17 +167,36 @@ struct Source<'a> {
     file: File,
     path: &'a Path,
     progress: &'a mut dyn FnMut(u64),
+    reading: Reading,
 }
 
-/// The validator's report and how many valid rows were staged.
+/// How much of the file to read (see [`history`](crate::history)).
+enum Reading {
+    /// From the start.
+    Whole,
+    /// A grown file: its header again, then from the last record imported; `hasher` has
+    /// taken the first `hashed` bytes (the part imported before).
+    Resume { point: ResumePoint, hasher: Box<blake3::Hasher>, hashed: u64 },
+}
+
+/// The validator's report, how many valid rows were staged, and what the history records.
 struct Parsed {
     report: Report,
-    staged: u64,
+    tally: Tally,
+    /// Bytes read in all, their hash, and where a later read may go on from.
+    read: (u64, blake3::Hash, Option<ResumePoint>),
 }
 
 impl<I: Importer> Job<'_, I> {
-    /// Creates the stage, loads it, merges it if the file may be imported, drops it.
-    fn run<C: StageBackend>(&self, conn: &mut C, source: Source<'_>) -> Result<ImportReport> {
+    /// Decides from the history what to read, then creates the stage, loads it, merges it if
+    /// the file may be imported, and drops it.
+    fn run<C: StageBackend>(&self, conn: &mut C, mut source: Source<'_>) -> Result<ImportReport> {
+        if let Some(history) = I::HISTORY {
+            let previous = C::read_history(conn, history.table, self.file_name)?;
+            if let Some(unchanged) = self.consult(previous, &mut source)? {
+                return Ok(unchanged);
+            }
+        }
         let stage = &I::STAGE;
         conn.batch_execute(&stage.create_sql(C::BACKEND)).map_err(query_error("create the stage table"))?;
         let result = self.load_and_merge(conn, source);
@@ -180,27 +206,73 @@ impl<I: Importer> Job<'_, I> {
         Ok(report)
     }
 
+    /// The report of an unchanged file, or (in `source.reading`) how to read a grown one.
+    fn consult(&self, previous: Option<FileState>, source: &mut Source<'_>) -> Result<Option<ImportReport>> {
+        let Some(previous) = previous else { return Ok(None) };
+        let length =
+            source.file.metadata().map_err(|e| Error::Read { path: self.path.to_path_buf(), source: e })?.len();
+        let Ok(imported) = u64::try_from(previous.bytes) else { return Ok(None) };
+        if length < imported {
+            return Ok(None);
+        }
+        let hasher = history::hash_prefix(&mut source.file, self.path, imported)?;
+        if hasher.finalize().to_hex().as_str() != previous.blake3 {
+            return self.rewind(source).map(|()| None);
+        }
+        if length == imported {
+            let mut skipped = I::SKIPPED.to_vec();
+            skipped.push(UNCHANGED_PREFIX);
+            let counts = previous.counts(&skipped);
+            return Ok(Some(ImportReport::unchanged(self.path.display().to_string(), previous.imported_at, counts)));
+        }
+        // Rows the earlier import skipped as invalid would refuse a whole read now.
+        let refused_before = previous.rejected_rows && !self.options.skip_invalid;
+        match previous.resume_point().filter(|_| !refused_before) {
+            Some(point) => source.reading = Reading::Resume { point, hasher: Box::new(hasher), hashed: imported },
+            None => self.rewind(source)?,
+        }
+        Ok(None)
+    }
+
+    fn rewind(&self, source: &mut Source<'_>) -> Result<()> {
+        source
+            .file
+            .seek(SeekFrom::Start(0))
+            .map(drop)
+            .map_err(|e| Error::Read { path: self.path.to_path_buf(), source: e })
+    }
+
     fn load_and_merge<C: StageBackend>(&self, conn: &mut C, source: Source<'_>) -> Result<ImportReport> {
         let started = std::time::Instant::now();
-        let Parsed { report, staged } = C::load(conn, self, source)?;
-        tracing::debug!(elapsed = ?started.elapsed(), rows = report.records, staged, "staged");
+        let Parsed { report, tally, read } = C::load(conn, self, source)?;
+        tracing::debug!(elapsed = ?started.elapsed(), rows = report.records, ?tally, "staged");
         let display = self.path.display().to_string();
         // Skipping invalid rows of a file the validator stopped reading would silently drop the
         // rest.
         let may_skip = self.options.skip_invalid && !report.stopped_early();
         if report.errors > 0 && !may_skip {
-            return Ok(ImportReport::refused(display, report, staged, I::SKIPPED));
+            return Ok(ImportReport::refused(display, report, tally, I::SKIPPED));
         }
         let started = std::time::Instant::now();
         let lock = AdvisoryLock::DomainWrite(self.importer.domain().name());
-        let merged = conn.write_transaction(lock, |conn| C::merge(conn, self.importer, self.file_name, staged))?;
-        tracing::debug!(elapsed = ?started.elapsed(), ?merged, "merged");
-        Ok(ImportReport::imported(display, report, staged, merged))
+        let report = conn.write_transaction(lock, |conn| {
+            let merged = C::merge(conn, self.importer, self.file_name, tally.staged)?;
+            let report = ImportReport::imported(display, report, tally, merged);
+            if let Some(history) = I::HISTORY {
+                let (bytes, hash, point) = read;
+                let state = FileState::new(bytes, hash, point, &report.counts);
+                C::record_history(conn, history.table, self.file_name, &state)?;
+            }
+            Ok::<_, Error>(report)
+        })?;
+        tracing::debug!(elapsed = ?started.elapsed(), counts = ?report.counts, "merged");
+        Ok(report)
     }
 
     /// Streams the file through the validator, handing each valid row to `sink`.
     fn stream(&self, source: Source<'_>, sink: &mut dyn FnMut(I::Row) -> Result<()>) -> Result<Parsed> {
-        let Source { mut file, path, progress } = source;
+        let Source { mut file, path, progress, reading } = source;
+        let read_error = |source| Error::Read { path: path.to_path_buf(), source };
         let mut validator = self.importer.validator()?;
         let mut staged = 0;
         // The first error staging a row; later records are not staged (the import fails).
@@ -221,22 +293,49 @@ impl<I: Importer> Job<'_, I> {
             }
         };
         let mut buffer = vec![0; CHUNK_BYTES];
-        let mut bytes = 0;
+        // Where reading starts, the hash of the bytes before `hashed`, and the rows not read again.
+        let (mut position, mut hasher, mut hashed, prefix) = match reading {
+            Reading::Whole => (0, blake3::Hasher::new(), 0, 0),
+            Reading::Resume { point, hasher, hashed } => {
+                let header_end = usize::try_from(point.header_end).unwrap_or(usize::MAX);
+                let mut header = vec![0; header_end.min(MAX_HEADER_BYTES)];
+                file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+                file.read_exact(&mut header).map_err(read_error)?;
+                validator.push_each(&header, &mut on_record);
+                if header.len() == header_end && validator.resume(point) {
+                    file.seek(SeekFrom::Start(point.byte_offset)).map_err(read_error)?;
+                    (point.byte_offset, *hasher, hashed, point.records)
+                } else {
+                    // (Not expected: the same header was accepted before.) Read it all.
+                    validator = self.importer.validator()?;
+                    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+                    (0, blake3::Hasher::new(), 0, 0)
+                }
+            }
+        };
         loop {
             let n = match file.read(&mut buffer) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(error) if error.kind() == ErrorKind::Interrupted => continue,
-                Err(source) => return Err(Error::Read { path: path.to_path_buf(), source }),
+                Err(source) => return Err(read_error(source)),
             };
+            let end = position + n as u64;
+            if end > hashed {
+                let from = usize::try_from(hashed.saturating_sub(position)).expect("within the chunk");
+                hasher.update(&buffer[from..n]);
+                hashed = end;
+            }
             validator.push_each(&buffer[..n], &mut on_record);
-            bytes += n as u64;
-            progress(bytes);
+            position = end;
+            progress(position);
         }
+        let point = validator.resume_point();
         let report = validator.finish_each(&mut on_record);
+        let tally = Tally { staged, prefix, history: I::HISTORY.is_some() };
         match failed {
             Some(error) => Err(error),
-            None => Ok(Parsed { report, staged }),
+            None => Ok(Parsed { report, tally, read: (hashed, hasher.finalize(), point) }),
         }
     }
 }
@@ -245,6 +344,38 @@ impl<I: Importer> Job<'_, I> {
 trait StageBackend: MigrationConnection {
     fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed>;
     fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged>;
+    fn read_history(conn: &mut Self, table: &str, file_name: &str) -> Result<Option<FileState>>;
+    fn record_history(conn: &mut Self, table: &str, file_name: &str, state: &FileState) -> Result<()>;
+}
+
+/// The history's two statements on `$conn`, with the backend's placeholders.
+macro_rules! history_statements {
+    ($select:expr, $upsert:expr) => {
+        fn read_history(conn: &mut Self, table: &str, file_name: &str) -> Result<Option<FileState>> {
+            diesel::sql_query(history::select_sql(table, $select))
+                .bind::<Text, _>(file_name)
+                .get_result::<FileState>(conn)
+                .optional()
+                .map_err(query_error("read what was imported of the file before"))
+        }
+
+        fn record_history(conn: &mut Self, table: &str, file_name: &str, state: &FileState) -> Result<()> {
+            diesel::sql_query(history::upsert_sql(table, $upsert))
+                .bind::<Text, _>(file_name)
+                .bind::<BigInt, _>(state.bytes)
+                .bind::<Text, _>(&state.blake3)
+                .bind::<Nullable<BigInt>, _>(state.header_end)
+                .bind::<Nullable<BigInt>, _>(state.resume_line)
+                .bind::<Nullable<BigInt>, _>(state.resume_offset)
+                .bind::<Nullable<BigInt>, _>(state.resume_records)
+                .bind::<Bool, _>(state.rejected_rows)
+                .bind::<Timestamp, _>(state.imported_at)
+                .bind::<Text, _>(&state.counts)
+                .execute(conn)
+                .map(drop)
+                .map_err(query_error("record what was imported of the file"))
+        }
+    };
 }
 
 impl StageBackend for PgConnection {
@@ -278,6 +409,8 @@ impl StageBackend for PgConnection {
     fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged> {
         importer.merge_postgres(conn, file_name, staged)
     }
+
+    history_statements!("$1", ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"]);
 }
 
 impl StageBackend for SqliteConnection {
@@ -307,6 +440,8 @@ impl StageBackend for SqliteConnection {
     fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged> {
         importer.merge_sqlite(conn, file_name, staged)
     }
+
+    history_statements!("?", ["?"; 10]);
 }
 
 mod anchor {
@@ -325,7 +460,7 @@ struct StageTarget<I>(PhantomData<I>);
 
 impl<I: Importer> CopyTarget for StageTarget<I> {
     type Table = anchor::import_stage::table;
-    type SqlType = diesel::sql_types::BigInt;
+    type SqlType = BigInt;
 
     fn walk_target(mut pass: diesel::query_builder::AstPass<'_, '_, diesel::pg::Pg>) -> QueryResult<()> {
         pass.push_identifier(I::STAGE.table)

@@ -1,6 +1,7 @@
 //! How every `intake <domain> import` shows its work: a progress bar per large file, each
-//! file's findings as they come, then one table of counts (or, with `--json`, one array of
-//! the import layer's reports), and the exit code: 1 when any file was not imported.
+//! file's findings (or that it is unchanged) as they come, then one table of counts (or, with
+//! `--json`, one array of the import layer's reports), and the exit code: 1 when any file was
+//! refused or failed.
 
 use std::path::Path;
 
@@ -56,10 +57,8 @@ pub fn each(
     } else {
         print_totals(&results)?;
     }
-    let not_imported = results
-        .iter()
-        .filter(|r| !matches!(r, FileResult::Done(report) if report.outcome == Outcome::Imported))
-        .count();
+    let not_imported =
+        results.iter().filter(|r| !matches!(r, FileResult::Done(report) if report.outcome != Outcome::Refused)).count();
     if not_imported > 0 {
         anyhow::bail!(
             "{not_imported} of {} files not imported (see above); the database has none of their rows",
@@ -86,7 +85,16 @@ fn progress_bar(path: &Path) -> ProgressBar {
 
 /// The file's errors and warnings, and why nothing was written if nothing was.
 fn print_findings(report: &ImportReport, skip_invalid: bool) -> anyhow::Result<()> {
-    let validation = &report.validation;
+    let Some(validation) = &report.validation else {
+        if let Some(since) = report.unchanged_since {
+            output::line(format_args!(
+                "{}: unchanged since its import at {} UTC; not read again.",
+                report.file,
+                since.format("%Y-%m-%d %H:%M:%S")
+            ))?;
+        }
+        return Ok(());
+    };
     if validation.findings.is_empty() {
         return Ok(());
     }
@@ -146,6 +154,7 @@ fn print_totals(results: &[FileResult]) -> anyhow::Result<()> {
                 let outcome = match report.outcome {
                     Outcome::Imported => "imported",
                     Outcome::Refused => "nothing imported",
+                    Outcome::Unchanged => "unchanged",
                 };
                 let mut row = vec![report.file.clone(), outcome.to_owned()];
                 row.extend(report.counts.named().map(|(_, value)| value.to_string()));

@@ -72,10 +72,16 @@ fn import_prints_a_summary_json_and_refuses_invalid_files(db: &TestDatabase) {
     let table = stdout(&intake(db.url(), &["executions", "import", good.to_str().unwrap()]));
     assert!(table.contains("Already imported") && table.contains("imported"), "{table}");
 
+    // The same file again is recognised by its hash and not read: the counts are the earlier
+    // import's, and it is not a failure.
     let again = intake(db.url(), &["--json", "executions", "import", good.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
     let report = json(&again);
-    assert_eq!(report[0]["outcome"], "imported");
-    assert_eq!((report[0]["rows_read"].as_u64(), report[0]["already_imported"].as_u64()), (Some(5), Some(5)));
+    assert_eq!(report[0]["outcome"], "unchanged");
+    assert!(report[0]["unchanged_since"].is_string(), "{report}");
+    assert_eq!((report[0]["rows_read"].as_u64(), report[0]["inserted"].as_u64()), (Some(5), Some(5)));
+    let table = stdout(&intake(db.url(), &["executions", "import", good.to_str().unwrap()]));
+    assert!(table.contains("good.csv: unchanged since its import at ") && table.contains("not read again"), "{table}");
 
     let bad = export(&dir, "bad.csv", 10..=12, Some(11));
     let refused = intake(db.url(), &["executions", "import", bad.to_str().unwrap()]);
@@ -118,8 +124,13 @@ fn concurrent_importers_write_each_fill_once(db: &TestDatabase) {
     let mut inserted = 0;
     for output in &outputs {
         for file in json(output).as_array().unwrap() {
-            assert_eq!(file["outcome"], "imported", "{file}");
-            inserted += file["inserted"].as_u64().unwrap();
+            // A file the other process had imported already is unchanged: its counts are that
+            // import's, not new rows.
+            match file["outcome"].as_str() {
+                Some("imported") => inserted += file["inserted"].as_u64().unwrap(),
+                Some("unchanged") => {}
+                _ => panic!("{file}"),
+            }
         }
     }
     assert_eq!(inserted, 9_000, "every fill inserted by exactly one importer");

@@ -45,6 +45,8 @@ pub use kinds::{
 #[cfg(feature = "ib-flex")]
 pub use kinds::{FlexRow, FlexSection};
 pub use report::{Finding, Report, Rule, Severity, Verdict};
+#[cfg(feature = "resume")]
+pub use validator::ResumePoint;
 pub use validator::{Limits, Validator};
 
 /// Declares the payload kinds: each entry gives the kind's variant, its name (reports, the

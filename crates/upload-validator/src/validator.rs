@@ -49,6 +49,33 @@ pub(crate) trait Engine {
     fn push(&mut self, chunk: &[u8], sink: Option<&mut (dyn FnMut(Record) + '_)>);
     /// Ends the input and reports.
     fn finish(self: Box<Self>, sink: Option<&mut (dyn FnMut(Record) + '_)>) -> Report;
+    /// See [`Validator::resume_point`].
+    #[cfg(feature = "resume")]
+    fn resume_point(&self) -> Option<ResumePoint> {
+        None
+    }
+    /// See [`Validator::resume`].
+    #[cfg(feature = "resume")]
+    fn resume(&mut self, _point: ResumePoint) -> bool {
+        false
+    }
+}
+
+/// Where a file read before can be read on from once it has grown (feature `resume`): the
+/// start of its last data record (read again, so a record that was still being written is
+/// read whole), its line, the data records before it, and where the first data record starts
+/// (the header and anything before it are pushed again, for the delimiter and the columns).
+#[cfg(feature = "resume")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// Offset of the first data record: the bytes before it are pushed again.
+    pub header_end: u64,
+    /// Line where the last data record read starts.
+    pub line: u64,
+    /// Its offset.
+    pub byte_offset: u64,
+    /// Data records before it.
+    pub records: u64,
 }
 
 /// A CSV payload: the byte stream and everything else.
@@ -70,6 +97,9 @@ struct State {
     records: u64,
     stopped: bool,
     size_reported: bool,
+    /// Where the first and the last data record started (see [`ResumePoint`]).
+    #[cfg(feature = "resume")]
+    resume: Option<ResumePoint>,
 }
 
 /// Keeps the finding `make` builds, or only counts it past the cap (so a file full of errors
@@ -234,6 +264,22 @@ impl Validator {
     pub fn finish_each(self, on_record: &mut dyn FnMut(Record)) -> Report {
         self.engine.finish(Some(on_record))
     }
+
+    /// Where a later read of this file, grown, may go on from (CSV kinds, once a data record
+    /// was read and reading did not stop early); call it before [`finish`](Self::finish).
+    #[cfg(feature = "resume")]
+    pub fn resume_point(&self) -> Option<ResumePoint> {
+        self.engine.resume_point()
+    }
+
+    /// Goes on at `point` of a file read before, whose bytes up to `point.header_end` were
+    /// pushed again; push the file from `point.byte_offset` next. Findings and records then
+    /// carry the lines and numbers a whole read would give. `false` when this engine cannot
+    /// (nothing changed: push the rest of the file from where the header ended instead).
+    #[cfg(feature = "resume")]
+    pub fn resume(&mut self, point: ResumePoint) -> bool {
+        self.engine.resume(point)
+    }
 }
 
 impl CsvInput {
@@ -251,12 +297,34 @@ impl CsvInput {
                 records: 0,
                 stopped: false,
                 size_reported: false,
+                #[cfg(feature = "resume")]
+                resume: None,
             },
         })
     }
 }
 
 impl Engine for CsvInput {
+    #[cfg(feature = "resume")]
+    fn resume_point(&self) -> Option<ResumePoint> {
+        self.state.resume.filter(|_| !self.state.stopped && self.stream.stopped().is_none())
+    }
+
+    #[cfg(feature = "resume")]
+    fn resume(&mut self, point: ResumePoint) -> bool {
+        let state = &mut self.state;
+        if state.stopped
+            || state.layout.is_none()
+            || state.records != 0
+            || !self.stream.jump(point.line, point.byte_offset)
+        {
+            return false;
+        }
+        state.records = point.records;
+        state.resume = Some(point);
+        true
+    }
+
     fn push(&mut self, chunk: &[u8], mut sink: Option<&mut (dyn FnMut(Record) + '_)>) {
         let CsvInput { stream, state, .. } = self;
         if state.stopped {
@@ -357,6 +425,16 @@ impl State {
         }
         self.records += 1;
         let number = self.records;
+        #[cfg(feature = "resume")]
+        {
+            let header_end = self.resume.map_or(record.byte_offset, |point| point.header_end);
+            self.resume = Some(ResumePoint {
+                header_end,
+                line: record.line,
+                byte_offset: record.byte_offset,
+                records: number - 1,
+            });
+        }
         let header = self.header.as_deref().unwrap_or(&[]);
         let mut out =
             Out { findings: &mut self.findings, header, records: sink.map(|sink| sink as &mut dyn FnMut(Record)) };

@@ -79,3 +79,47 @@ fn the_report_says_when_reading_stopped_early() {
     let report = invalid_rows.finish();
     assert!(report.errors > 0 && !report.stopped_early(), "an invalid row does not stop reading");
 }
+
+/// A grown file read on from where an earlier read of its first part ended gives the
+/// findings, lines and records a whole read gives for the rest.
+#[cfg(feature = "resume")]
+#[test]
+fn a_resumed_read_matches_a_whole_read_of_the_rest() {
+    let file = export(40);
+    let cut = file.len();
+    let mut grown = export(80);
+    // A bad quantity on the 61st fill, after the part read first.
+    let line = String::from_utf8(grown.clone()).unwrap();
+    let broken = line.replacen(
+        ",Buy,1,21000.25,2/3/2025 9:31:00 AM,0000000000000000000000000000003c",
+        ",Buy,x,21000.25,2/3/2025 9:31:00 AM,0000000000000000000000000000003c",
+        1,
+    );
+    assert_ne!(broken, line, "the row to break exists");
+    grown = broken.into_bytes();
+    assert_eq!(&grown[..cut], &file[..], "the first part is unchanged");
+
+    let mut first = Validator::new(PayloadKind::NinjaTraderExecutions, Context::none()).unwrap();
+    first.push(&file[..]);
+    let point = first.resume_point().expect("data records were read");
+    assert_eq!((point.line, point.records), (41, 39), "the last data record read: {point:?}");
+
+    let whole = {
+        let mut validator = Validator::new(PayloadKind::NinjaTraderExecutions, Context::none()).unwrap();
+        let mut records = Vec::new();
+        validator.push_each(&grown, &mut |r| records.push(r));
+        (validator.finish_each(&mut |r| records.push(r)), records)
+    };
+    let resumed = {
+        let mut validator = Validator::new(PayloadKind::NinjaTraderExecutions, Context::none()).unwrap();
+        let mut records = Vec::new();
+        validator.push_each(&grown[..point.header_end as usize], &mut |r| records.push(r));
+        assert!(validator.resume(point));
+        validator.push_each(&grown[point.byte_offset as usize..], &mut |r| records.push(r));
+        (validator.finish_each(&mut |r| records.push(r)), records)
+    };
+    assert_eq!(resumed.0.findings, whole.0.findings, "the same findings at the same lines and offsets");
+    assert_eq!((resumed.0.records, resumed.0.bytes), (whole.0.records, whole.0.bytes));
+    assert_eq!(resumed.1[..], whole.1[39..], "the records from the last one read before");
+    assert_eq!(whole.0.findings.len(), 1, "{}", whole.0.to_json());
+}

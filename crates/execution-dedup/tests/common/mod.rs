@@ -42,6 +42,11 @@ impl Fill {
 
 /// A native en-US export: byte-order mark, CRLF, a trailing comma on every line.
 pub fn export(fills: &[Fill]) -> String {
+    export_styled(fills, Style::NATIVE_EN_US)
+}
+
+/// The same rows written in another style (another BOM and line ending).
+pub fn export_styled(fills: &[Fill], style: Style) -> String {
     let rows = fills.iter().map(|fill| Execution {
         quantity: fill.quantity.into(),
         price: fill.price.clone(),
@@ -53,7 +58,7 @@ pub fn export(fills: &[Fill]) -> String {
         account: fill.account.clone(),
         ..Execution::sample(0)
     });
-    ninjatrader::export(Style::NATIVE_EN_US, rows)
+    ninjatrader::export(style, rows)
 }
 
 /// Writes `content` to `dir/name`, replacing it.
@@ -76,6 +81,8 @@ pub struct Summary {
     pub already_imported: u64,
     pub duplicated_in_file: u64,
     pub rejected: u64,
+    /// Rows of a grown file's part imported before, not read again.
+    pub unchanged_prefix: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -89,7 +96,8 @@ impl From<ImportReport> for Summary {
             already_imported: count("already_imported"),
             duplicated_in_file: count("duplicated_in_file"),
             rejected: count("rejected"),
-            findings: report.validation.findings.clone(),
+            unchanged_prefix: count("unchanged_prefix"),
+            findings: report.validation.as_ref().map(|v| v.findings.clone()).unwrap_or_default(),
         }
     }
 }
@@ -112,6 +120,17 @@ pub fn query_strings(db: &TestDatabase, sql: &str) -> Vec<String> {
     let rows: Vec<Value> = migration_core::dispatch!(connection, conn => diesel::sql_query(sql).load(conn))
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows.into_iter().map(|row| row.value).collect()
+}
+
+/// Every column of every row of `trades` but the surrogate id, sorted by execution id.
+pub fn trade_rows(db: &TestDatabase) -> Vec<String> {
+    query_strings(
+        db,
+        "SELECT execution_id || '|' || account || '|' || instrument || '|' || action || '|' || CAST(quantity AS TEXT)
+                || '|' || CAST(price_e8 AS TEXT) || '|' || CAST(executed_at AS TEXT) || '|' || entry_exit || '|' || position
+                || '|' || coalesce(order_id, '') || '|' || name || '|' || CAST(commission_e8 AS TEXT) || '|' || connection AS value
+         FROM trades ORDER BY execution_id",
+    )
 }
 
 /// Execution ids in `trades`, sorted.
