@@ -30,7 +30,7 @@ mod session;
 pub mod stage;
 
 pub use history::History;
-pub use report::{Counts, ImportReport, Merged, Outcome, Tally, UNCHANGED_PREFIX};
+pub use report::{Counts, ImportReport, Merged, Outcome, Tally, Timings, UNCHANGED_PREFIX};
 pub use session::{ImportOptions, Importer, Session, Unstorable};
 pub use stage::{Column, ColumnType, Stage, StageRow, Values};
 

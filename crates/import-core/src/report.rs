@@ -67,6 +67,19 @@ pub struct ImportReport {
     /// When an unchanged file was imported (UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unchanged_since: Option<chrono::NaiveDateTime>,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// How long the steps of one file's import took, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Timings {
+    /// Reading the file (or hashing it), validating it and loading the stage: one streaming
+    /// pass.
+    pub read_ms: u64,
+    /// Merging the stage into the domain's tables, the wait for the write lock and the
+    /// commit included.
+    pub merge_ms: u64,
 }
 
 /// How many of a file's rows were staged, and how many lay in the part imported before and
@@ -108,7 +121,14 @@ impl ImportReport {
             skipped,
             rejected: validation.records - tally.staged - tally.prefix,
         };
-        ImportReport { file, outcome: Outcome::Refused, counts, validation: Some(validation), unchanged_since: None }
+        ImportReport {
+            file,
+            outcome: Outcome::Refused,
+            counts,
+            validation: Some(validation),
+            unchanged_since: None,
+            timings: Timings::default(),
+        }
     }
 
     /// A file whose staged rows were merged: `inserted` written, the rest `skipped`.
@@ -128,12 +148,26 @@ impl ImportReport {
             tally.staged + tally.prefix,
             "every staged row is written or skipped"
         );
-        ImportReport { file, outcome: Outcome::Imported, counts, validation: Some(validation), unchanged_since: None }
+        ImportReport {
+            file,
+            outcome: Outcome::Imported,
+            counts,
+            validation: Some(validation),
+            unchanged_since: None,
+            timings: Timings::default(),
+        }
     }
 
     /// A file not read because it is the one imported at `since`, with that import's counts.
     pub fn unchanged(file: String, since: chrono::NaiveDateTime, counts: Counts) -> Self {
-        ImportReport { file, outcome: Outcome::Unchanged, counts, validation: None, unchanged_since: Some(since) }
+        ImportReport {
+            file,
+            outcome: Outcome::Unchanged,
+            counts,
+            validation: None,
+            unchanged_since: Some(since),
+            timings: Timings::default(),
+        }
     }
 
     /// The count called `name` (see [`Counts::get`]).

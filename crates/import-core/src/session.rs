@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{ErrorKind, Read as _, Seek as _, SeekFrom};
 use std::marker::PhantomData;
 use std::path::Path;
+use std::time::Instant;
 
 use diesel::pg::CopyTarget;
 use diesel::prelude::*;
@@ -14,7 +15,7 @@ use migration_core::{AdvisoryLock, Database, DbConnection, Domain, MigrationConn
 use upload_validator::{Record, Report, ResumePoint, Validator};
 
 use crate::history::{self, FileState, History};
-use crate::report::{ImportReport, Merged, Tally, UNCHANGED_PREFIX};
+use crate::report::{ImportReport, Merged, Tally, Timings, UNCHANGED_PREFIX};
 use crate::stage::{self, SqliteInsert, Stage, StageRow};
 use crate::{Error, Result, query_error};
 
@@ -192,8 +193,10 @@ impl<I: Importer> Job<'_, I> {
     /// the file may be imported, and drops it.
     fn run<C: StageBackend>(&self, conn: &mut C, mut source: Source<'_>) -> Result<ImportReport> {
         if let Some(history) = I::HISTORY {
+            let started = Instant::now();
             let previous = C::read_history(conn, history.table, self.file_name)?;
-            if let Some(unchanged) = self.consult(previous, &mut source)? {
+            if let Some(mut unchanged) = self.consult(previous, &mut source)? {
+                unchanged.timings.read_ms = millis(started);
                 return Ok(unchanged);
             }
         }
@@ -243,17 +246,20 @@ impl<I: Importer> Job<'_, I> {
     }
 
     fn load_and_merge<C: StageBackend>(&self, conn: &mut C, source: Source<'_>) -> Result<ImportReport> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let Parsed { report, tally, read } = C::load(conn, self, source)?;
+        let read_ms = millis(started);
         tracing::debug!(elapsed = ?started.elapsed(), rows = report.records, ?tally, "staged");
         let display = self.path.display().to_string();
         // Skipping invalid rows of a file the validator stopped reading would silently drop the
         // rest.
         let may_skip = self.options.skip_invalid && !report.stopped_early();
         if report.errors > 0 && !may_skip {
-            return Ok(ImportReport::refused(display, report, tally, I::SKIPPED));
+            let mut refused = ImportReport::refused(display, report, tally, I::SKIPPED);
+            refused.timings.read_ms = read_ms;
+            return Ok(refused);
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let lock = AdvisoryLock::DomainWrite(self.importer.domain().name());
         let report = conn.write_transaction(lock, |conn| {
             let merged = C::merge(conn, self.importer, self.file_name, tally.staged)?;
@@ -266,6 +272,8 @@ impl<I: Importer> Job<'_, I> {
             Ok::<_, Error>(report)
         })?;
         tracing::debug!(elapsed = ?started.elapsed(), counts = ?report.counts, "merged");
+        let mut report = report;
+        report.timings = Timings { read_ms, merge_ms: millis(started) };
         Ok(report)
     }
 
@@ -338,6 +346,10 @@ impl<I: Importer> Job<'_, I> {
             None => Ok(Parsed { report, tally, read: (hashed, hasher.finalize(), point) }),
         }
     }
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How each backend loads a stage and calls the domain's merge.
