@@ -122,7 +122,7 @@ fn the_validator_and_its_engine_have_no_database_dependency() {
     let members = members();
     let forbidden =
         ["diesel", "diesel_migrations", "r2d2", "libsqlite3-sys", "migration-core", "test-support", "tempfile"];
-    for crate_name in ["upload-validator", "csv-stream"] {
+    for crate_name in ["upload-validator", "csv-stream", "xml-stream"] {
         let (_, manifest) = &members[crate_name];
         let dependencies = normal_dependencies(manifest);
         let impure: Vec<&String> = dependencies.iter().filter(|d| forbidden.contains(&d.as_str())).collect();
@@ -142,7 +142,7 @@ fn the_migration_core_knows_no_domain_and_domains_do_not_know_each_other() {
             .flat_map(|(_, table)| table.keys().cloned().collect::<Vec<_>>())
             .collect();
         let on_domains: Vec<&String> = dependencies.iter().filter(|d| domains.contains(d)).collect();
-        if ["migration-core", "migration-embed", "import-core", "upload-validator", "csv-stream"]
+        if ["migration-core", "migration-embed", "import-core", "upload-validator", "csv-stream", "xml-stream"]
             .contains(&name.as_str())
         {
             assert!(on_domains.is_empty(), "{name} must know no domain, but depends on {on_domains:?}");
@@ -154,4 +154,38 @@ fn the_migration_core_knows_no_domain_and_domains_do_not_know_each_other() {
             );
         }
     }
+}
+
+/// A binary (the CLI, each service) names in `[package.metadata.intake] serves` the domain
+/// crates it serves, and links exactly those: a service does not carry the migrations and
+/// dependencies of domains it does not serve.
+#[test]
+fn binaries_link_only_the_domains_they_serve() {
+    let members = members();
+    let domains = domain_crates(&members);
+    let mut binaries = 0;
+    for (name, (path, manifest)) in &members {
+        let dir = path.parent().unwrap();
+        if manifest.get("bin").is_none() && !dir.join("src/main.rs").is_file() {
+            continue;
+        }
+        binaries += 1;
+        let mut linked: Vec<String> =
+            normal_dependencies(manifest).into_iter().filter(|d| domains.contains(d)).collect();
+        linked.sort();
+        let mut serves: Vec<String> = manifest
+            .get("package")
+            .and_then(|p| p.get("metadata"))
+            .and_then(|m| m.get("intake"))
+            .and_then(|i| i.get("serves"))
+            .and_then(|s| s.as_array())
+            .map(|list| list.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        serves.sort();
+        assert_eq!(
+            linked, serves,
+            "{name} links the domain crates {linked:?} but declares `[package.metadata.intake] serves = {serves:?}`"
+        );
+    }
+    assert!(binaries >= 2, "the CLI and xtask at least");
 }

@@ -243,11 +243,14 @@ fn dedup(args: &[String]) -> Result<(), String> {
         } else {
             let db = work.join("intake_bench.db");
             for (table, dump) in tables.iter().zip(&dumps) {
+                let out = std::fs::File::create(dump).map_err(|e| format!("{}: {e}", dump.display()))?;
                 step(
                     &format!("dump {table}"),
                     Command::new("sqlite3")
+                        .arg("-csv")
                         .arg(&db)
-                        .arg(format!(".mode csv\n.output {}\nSELECT * FROM {table} ORDER BY id;", dump.display())),
+                        .arg(format!("SELECT * FROM {table} ORDER BY id"))
+                        .stdout(out),
                 )?;
             }
             let path = work.join("raw.db");
@@ -258,12 +261,9 @@ fn dedup(args: &[String]) -> Result<(), String> {
             )?;
             let mut command = Command::new("sqlite3");
             command.arg(&path);
-            let script: Vec<String> = tables
-                .iter()
-                .zip(&dumps)
-                .map(|(table, dump)| format!(".import --csv {} {table}", dump.display()))
-                .collect();
-            command.arg(script.join("\n"));
+            for (table, dump) in tables.iter().zip(&dumps) {
+                command.arg(format!(".import --csv {} {table}", dump.display()));
+            }
             ("sqlite3 .import (ledger + trades)", command)
         };
         let (seconds, peak_mb) = timed(&format!("{tool}, {backend}"), &mut command)?;
