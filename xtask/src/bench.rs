@@ -246,11 +246,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
                 let out = std::fs::File::create(dump).map_err(|e| format!("{}: {e}", dump.display()))?;
                 step(
                     &format!("dump {table}"),
-                    Command::new("sqlite3")
-                        .arg("-csv")
-                        .arg(&db)
-                        .arg(format!("SELECT * FROM {table} ORDER BY id"))
-                        .stdout(out),
+                    Command::new("sqlite3").arg("-csv").arg(&db).arg(select_all(table)).stdout(out),
                 )?;
             }
             let path = work.join("raw.db");
@@ -439,6 +435,21 @@ fn peer_venv(work: &Path) -> Result<PathBuf, String> {
         )?;
     }
     Ok(python)
+}
+
+/// Every column of `table` for `sqlite3 .import`, which reads an empty CSV field as '' (it has
+/// no NULL): the one nullable column a CHECK constrains, `trades.trade_validation`, is written
+/// as 'Valid' (the same size and index work).
+fn select_all(table: &str) -> String {
+    match table {
+        "trades" => {
+            "SELECT id, execution_id, account, instrument, action, quantity, price_e8, executed_at, entry_exit, \
+                     position, order_id, name, commission_e8, rate_e8, connection, coalesce(trade_validation, 'Valid') \
+                     FROM trades ORDER BY id"
+                .to_owned()
+        }
+        _ => format!("SELECT * FROM {table} ORDER BY id"),
+    }
 }
 
 /// Wall seconds and peak resident memory of a command, through GNU time.
