@@ -25,6 +25,11 @@ enum ExecutionsCommand {
     /// are skipped, so re-importing a file, or a longer version of it, adds only the new fills,
     /// and a fill deleted from `trades` does not come back. A file with any invalid row imports
     /// nothing unless --skip-invalid is given.
+    ///
+    /// Re-imports cost only what is new: a file identical to the one imported under its name
+    /// is not read ("unchanged", with that import's counts); a file that grew is read on from
+    /// its last imported fill; a file whose earlier part changed is read whole. The result is
+    /// always that of reading the file whole.
     #[command(verbatim_doc_comment)]
     Import(ImportArgs),
     /// Forget imported execution ids older than an age (the ledger only; trades are kept).
@@ -32,7 +37,9 @@ enum ExecutionsCommand {
     /// imported_executions remembers every execution id ever imported so that re-importing a
     /// file never brings back a fill. Purging rows older than DAYS keeps the ledger small, but
     /// re-importing a file from before then will bring back any of its fills you deleted from
-    /// trades (fills still in trades are not duplicated). There is no default age.
+    /// trades (fills still in trades are not duplicated). There is no default age. A purge that
+    /// removes rows also forgets what was imported of each file, so every file is read whole
+    /// on its next import.
     #[command(verbatim_doc_comment)]
     Purge {
         /// Remove ledger rows imported more than DAYS days ago (UTC).
