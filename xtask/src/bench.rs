@@ -143,18 +143,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
     let grown: Vec<u8> = [base.as_slice(), more_rows].concat();
     let grown_rows = options.rows + more_rows.iter().filter(|&&b| b == b'\n').count() as u64;
     step("build intake (release)", shell::cargo().args(["build", "--release", "--locked", "--package", "intake"]))?;
-    step(
-        "build the validator alone (release)",
-        shell::cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "--package",
-            "upload-validator",
-            "--example",
-            "validate_file",
-        ]),
-    )?;
+    let validate_file = build_validate_file()?;
     let intake = shell::target_dir().join("release/intake");
     let mut results = Vec::new();
     let mut breakdown = Vec::new();
@@ -162,10 +151,7 @@ fn dedup(args: &[String]) -> Result<(), String> {
     // Parsing alone: the validator with typed records, as the import runs it.
     let (parse_seconds, _) = timed(
         "the validator alone (parse, typed records)",
-        Command::new(shell::target_dir().join("release/examples/validate_file"))
-            .args(["ninjatrader_executions"])
-            .arg(&csv)
-            .arg("--records"),
+        Command::new(&validate_file).args(["ninjatrader_executions"]).arg(&csv).arg("--records"),
     )?;
 
     for backend in ["pg", "sqlite"] {
@@ -421,6 +407,24 @@ fn render(
          bulk loader writes both. The parse figure is a separate process (the validator alone), so it includes its start-up."
     );
     out
+}
+
+/// The validator alone (`crates/upload-validator/examples/validate_file.rs`), built for
+/// release: the native side of `bench validate` and the parse figure of `bench dedup`.
+fn build_validate_file() -> Result<PathBuf, String> {
+    step(
+        "build the validator alone (release)",
+        shell::cargo().args([
+            "build",
+            "--release",
+            "--locked",
+            "--package",
+            "upload-validator",
+            "--example",
+            "validate_file",
+        ]),
+    )?;
+    Ok(shell::target_dir().join("release/examples/validate_file"))
 }
 
 /// A virtual environment with the peers' dependencies, made once under target/.

@@ -109,11 +109,6 @@ impl<'db, I: Importer> Session<'db, I> {
         Ok(Session { db, importer })
     }
 
-    /// The importer.
-    pub fn importer(&self) -> &I {
-        &self.importer
-    }
-
     /// Imports one file: its valid rows are merged in one transaction, or, if it has errors,
     /// nothing is written and the report says why. `progress` is called with the bytes read
     /// so far.

@@ -7,8 +7,15 @@
 //! findings that name the rule, line, record, column and byte offset in words a non-programmer
 //! understands, capped (default 1000) with counts of the rest.
 //!
-//! Importers use it as their parser: [`Validator::on_record`] hands over each valid row typed
-//! ([`Record`]), so the browser and the server never disagree about a file.
+//! Importers use it as their parser: [`Validator::push_each`] hands each valid row, typed
+//! ([`Record`]), to a callback given with the chunk, so the browser and the server never
+//! disagree about a file. The kinds are declared in one table (`registry!` below), each with
+//! its own context type ([`KindContext`]) and engine (CSV, JSON documents, streaming XML).
+//!
+//! Cargo features: `ib-flex` adds IB Flex reports (the streaming XML engine of `xml-stream`),
+//! left out of the default browser package for its size; `resume` adds
+//! [`Validator::resume_point`] and [`Validator::resume`], which the server's re-imports use to
+//! read a grown file on from where an earlier read ended.
 //!
 //! It does no I/O, knows no database and no JavaScript; `wasm/` only converts types.
 //!

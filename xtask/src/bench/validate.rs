@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::payloads::{self, Payload};
-use crate::shell::{self, step};
+use crate::shell;
 use crate::wasm;
 
 const USAGE: &str = "\
@@ -84,19 +84,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let dir = shell::target_dir().join(format!("bench/validate/{}mb", options.megabytes));
     eprintln!("\n==> the payload files in {} (made when missing)", dir.display());
     let payloads = payloads::generate(&dir, options.megabytes)?;
-    step(
-        "build the native validator (release)",
-        shell::cargo().args([
-            "build",
-            "--release",
-            "--locked",
-            "--package",
-            "upload-validator",
-            "--example",
-            "validate_file",
-        ]),
-    )?;
-    let tool = shell::target_dir().join("release/examples/validate_file");
+    let tool = super::build_validate_file()?;
     let mut native = Vec::new();
     for payload in &payloads {
         let csv = payload.path.extension().is_none_or(|e| e != "json");

@@ -447,6 +447,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_section_has_its_element_name_and_back() {
+        for (section, name) in FlexSection::ALL {
+            assert_eq!(section.element(), name);
+            assert_eq!(FlexSection::of(name), Some(section));
+        }
+        assert_eq!(FlexSection::of("AssetSummary"), None, "summaries are not detail rows");
+    }
+
+    #[test]
     fn amounts_dates_and_times_in_every_style() {
         assert_eq!(amount("-1,234.50").unwrap().as_str(), "-1234.50");
         assert_eq!(amount("80064.57").unwrap().as_str(), "80064.57");
