@@ -69,6 +69,12 @@ pub enum Error {
         /// Which value.
         what: &'static str,
     },
+    /// The import passed its deadline ([`ImportOptions::deadline`]); nothing was written.
+    #[error("{}: the import took longer than allowed and was stopped; nothing was written", path.display())]
+    TimedOut {
+        /// The file.
+        path: PathBuf,
+    },
     /// The domain's migrations are not all applied.
     #[error("the database is not ready for {domain} imports: migrations not applied: {missing}; apply them first")]
     NotMigrated {

@@ -33,12 +33,29 @@ const SQLITE_IMPORT_BUSY_TIMEOUT_MS: u32 = 300_000;
 /// merge fills large indexes; peak memory stays under 100 MB on a million-row file.
 const SQLITE_IMPORT_CACHE_KIB: u32 = 32 * 1024;
 
-/// How to treat invalid rows.
+/// How to treat invalid rows, and how long an import may take.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ImportOptions {
     /// Import the valid rows of a file that has invalid ones (which are listed and skipped).
     /// Without it a file with any invalid row imports nothing.
     pub skip_invalid: bool,
+    /// Give up at this instant: the import fails with [`Error::TimedOut`] and writes nothing.
+    /// Checked after each chunk read and before the merge commits; on PostgreSQL the merge's
+    /// statements also run under a `statement_timeout` of the time left.
+    pub deadline: Option<Instant>,
+}
+
+impl ImportOptions {
+    /// Whether the deadline has passed.
+    fn expired(&self) -> bool {
+        self.deadline.is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
+    /// Milliseconds left before the deadline (at least 1), if there is one.
+    fn millis_left(&self) -> Option<u64> {
+        let left = self.deadline?.saturating_duration_since(Instant::now());
+        Some(u64::try_from(left.as_millis()).unwrap_or(u64::MAX).max(1))
+    }
 }
 
 /// A value a validated record holds that its table cannot store exactly.
@@ -132,6 +149,11 @@ impl<'db, I: Importer> Session<'db, I> {
         }?;
         tracing::debug!(file = %path.display(), outcome = ?report.outcome, counts = ?report.counts, "imported");
         Ok(report)
+    }
+
+    /// The importer (a domain's run reads what it kept of the last file).
+    pub fn importer(&self) -> &I {
+        &self.importer
     }
 
     /// The name recorded with the rows: the file's own name, without its folder.
@@ -256,7 +278,14 @@ impl<I: Importer> Job<'_, I> {
         }
         let started = Instant::now();
         let lock = AdvisoryLock::DomainWrite(self.importer.domain().name());
+        let timed_out = || Error::TimedOut { path: self.path.to_path_buf() };
+        if self.options.expired() {
+            return Err(timed_out());
+        }
         let report = conn.write_transaction(lock, |conn| {
+            if let Some(left) = self.options.millis_left() {
+                C::limit_statements(conn, left)?;
+            }
             let merged = C::merge(conn, self.importer, self.file_name, tally.staged)?;
             let report = ImportReport::imported(display, report, tally, merged);
             if let Some(history) = I::HISTORY {
@@ -264,8 +293,14 @@ impl<I: Importer> Job<'_, I> {
                 let state = FileState::new(bytes, hash, point, &report.counts);
                 C::record_history(conn, history.table, self.file_name, &state)?;
             }
+            // Past the deadline nothing is committed, however far the merge got.
+            if self.options.expired() {
+                return Err(timed_out());
+            }
             Ok::<_, Error>(report)
-        })?;
+        });
+        // A statement PostgreSQL cancelled at the deadline is the timeout too.
+        let report = report.map_err(|error| if self.options.expired() { timed_out() } else { error })?;
         tracing::debug!(elapsed = ?started.elapsed(), counts = ?report.counts, "merged");
         let mut report = report;
         report.timings = Timings { read_ms, merge_ms: millis(started) };
@@ -332,6 +367,9 @@ impl<I: Importer> Job<'_, I> {
             validator.push_each(&buffer[..n], &mut on_record);
             position = end;
             progress(position);
+            if self.options.expired() {
+                return Err(Error::TimedOut { path: path.to_path_buf() });
+            }
         }
         let point = validator.resume_point();
         let report = validator.finish_each(&mut on_record);
@@ -352,6 +390,8 @@ trait StageBackend: MigrationConnection {
     fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed>;
     fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged>;
     fn read_history(conn: &mut Self, table: &str, file_name: &str) -> Result<Option<FileState>>;
+    /// Cancels any statement of the current transaction that runs longer than `millis`.
+    fn limit_statements(conn: &mut Self, millis: u64) -> Result<()>;
     fn record_history(conn: &mut Self, table: &str, file_name: &str, state: &FileState) -> Result<()>;
 }
 
@@ -417,6 +457,11 @@ impl StageBackend for PgConnection {
         importer.merge_postgres(conn, file_name, staged)
     }
 
+    fn limit_statements(conn: &mut Self, millis: u64) -> Result<()> {
+        diesel::connection::SimpleConnection::batch_execute(conn, &format!("SET LOCAL statement_timeout = {millis}"))
+            .map_err(query_error("limit the merge to the time left"))
+    }
+
     history_statements!("$1", ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"]);
 }
 
@@ -446,6 +491,11 @@ impl StageBackend for SqliteConnection {
 
     fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged> {
         importer.merge_sqlite(conn, file_name, staged)
+    }
+
+    /// SQLite cannot cancel a statement from here: the deadline is checked before the commit.
+    fn limit_statements(_: &mut Self, _: u64) -> Result<()> {
+        Ok(())
     }
 
     history_statements!("?", ["?"; 10]);

@@ -71,7 +71,7 @@ pub fn execute(database_url: &str, json: bool, args: &ExecutionsArgs) -> anyhow:
 fn import(database_url: &str, json: bool, args: &ImportArgs) -> anyhow::Result<()> {
     let database = Database::connect(database_url)?;
     let session = Session::open(&database, Executions)?;
-    let options = ImportOptions { skip_invalid: args.skip_invalid };
+    let options = ImportOptions { skip_invalid: args.skip_invalid, ..ImportOptions::default() };
     imports::each(&args.files, json, args.skip_invalid, |path, progress| session.import(path, options, progress))
 }
 

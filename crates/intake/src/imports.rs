@@ -16,7 +16,7 @@ const PROGRESS_BAR_BYTES: u64 = 4 << 20;
 /// One file's result, as `--json` prints it.
 #[derive(serde::Serialize)]
 #[serde(untagged)]
-enum FileResult {
+pub enum FileResult {
     Done(ImportReport),
     Failed { file: String, outcome: &'static str, error: String },
 }
@@ -28,8 +28,29 @@ pub fn each(
     files: &[impl AsRef<Path>],
     json: bool,
     skip_invalid: bool,
-    mut import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, import_core::Error>,
+    import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, import_core::Error>,
 ) -> anyhow::Result<()> {
+    let results = run(files, json, skip_invalid, import)?;
+    if json {
+        output::json(&results.0)?;
+    } else {
+        results.print_totals()?;
+    }
+    results.verdict()
+}
+
+/// Each file's result, in order.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+pub struct Results(Vec<FileResult>);
+
+/// Imports each file (see [`each`]), printing each one's findings as it goes unless `json`.
+pub fn run(
+    files: &[impl AsRef<Path>],
+    json: bool,
+    skip_invalid: bool,
+    mut import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, import_core::Error>,
+) -> anyhow::Result<Results> {
     let mut results = Vec::with_capacity(files.len());
     for path in files {
         let path = path.as_ref();
@@ -52,20 +73,30 @@ pub fn each(
             }
         });
     }
-    if json {
-        output::json(&results)?;
-    } else {
-        print_totals(&results)?;
+    Ok(Results(results))
+}
+
+impl Results {
+    /// One row per file: its outcome and every count its importer reports.
+    pub fn print_totals(&self) -> anyhow::Result<()> {
+        print_totals(&self.0)
     }
-    let not_imported =
-        results.iter().filter(|r| !matches!(r, FileResult::Done(report) if report.outcome != Outcome::Refused)).count();
-    if not_imported > 0 {
-        anyhow::bail!(
-            "{not_imported} of {} files not imported (see above); the database has none of their rows",
-            results.len()
-        );
+
+    /// An error when any file was refused or failed (the exit code 1).
+    pub fn verdict(&self) -> anyhow::Result<()> {
+        let not_imported = self
+            .0
+            .iter()
+            .filter(|r| !matches!(r, FileResult::Done(report) if report.outcome != Outcome::Refused))
+            .count();
+        if not_imported > 0 {
+            anyhow::bail!(
+                "{not_imported} of {} files not imported (see above); the database has none of their rows",
+                self.0.len()
+            );
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 fn progress_bar(path: &Path) -> ProgressBar {

@@ -6,6 +6,7 @@
 
 use std::io::IsTerminal as _;
 
+mod alm;
 mod executions;
 mod imports;
 mod migrate;
@@ -40,6 +41,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// NinjaTrader executions: import exports without duplicates, purge the ledger.
     Executions(executions::ExecutionsArgs),
+    /// ALM: import IB Flex reports in append mode; status, history, gaps, configuration.
+    Alm(alm::AlmArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +51,7 @@ fn main() -> std::process::ExitCode {
     let result = match &cli.command {
         Command::Migrate(args) => migrate::execute(&cli.database_url, cli.json, args),
         Command::Executions(args) => executions::execute(&cli.database_url, cli.json, args),
+        Command::Alm(args) => alm::execute(&cli.database_url, cli.json, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -81,7 +85,12 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     if let Some(error) = cause.downcast_ref::<migration_core::Error>() {
         return migration_hint(error);
     }
-    match cause.downcast_ref::<import_core::Error>()? {
+    let import_error = match cause.downcast_ref::<alm_tracking::Error>() {
+        Some(alm_tracking::Error::Import(error)) => Some(error),
+        Some(alm_tracking::Error::Database(error)) => return migration_hint(error),
+        _ => cause.downcast_ref::<import_core::Error>(),
+    };
+    match import_error? {
         import_core::Error::NotMigrated { .. } => Some("run `intake migrate` first"),
         import_core::Error::Database(error) => migration_hint(error),
         _ => None,

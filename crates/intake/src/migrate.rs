@@ -13,8 +13,8 @@ use migration_core::{
 use crate::output;
 
 /// The migration sets this binary links, in the order `migrate` applies them.
-pub fn domains() -> [&'static Domain; 1] {
-    [&execution_dedup::MIGRATIONS]
+pub fn domains() -> [&'static Domain; 2] {
+    [&execution_dedup::MIGRATIONS, &alm_tracking::MIGRATIONS]
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 //! | rule | what it flags |
 //! |---|---|
 //! | `cascade` | `ON DELETE CASCADE`: deleting one row silently deletes others |
-//! | `drop-table` | `DROP TABLE` in an `up.sql`: its data is gone |
+//! | `drop-table` | `DROP TABLE` in an `up.sql`: its data is gone (not when another table is then renamed to its name: SQLite's table rebuild) |
 //! | `drop-column` | `ALTER TABLE ... DROP [COLUMN]` in an `up.sql`: its data is gone |
 //! | `index-not-concurrent` | PostgreSQL: `CREATE INDEX` without `CONCURRENTLY` on a table that existed before the migration (writes wait for the whole build) |
 //! | `type-rewrite` | PostgreSQL: `ALTER COLUMN ... TYPE` that rewrites the table under an `ACCESS EXCLUSIVE` lock (anything but widening a `varchar`, `varchar` → `text`, or more `numeric` precision at the same scale) |
@@ -170,6 +170,18 @@ pub fn lint_migration(
     let script = migration.script(backend, Direction::Up);
     let mut findings = Vec::new();
     let mut created_here: Vec<String> = Vec::new();
+    // Tables another one is renamed to: dropping one of them is the table rebuild SQLite
+    // needs for most changes (create the new shape, copy, drop, rename), not data loss.
+    let rebuilt: Vec<String> = split_statements(script)
+        .into_iter()
+        .filter_map(|statement| {
+            let words = words(statement.text);
+            let is = |i: usize, k: &str| words.get(i).is_some_and(|w| w.is(k));
+            (is(0, "ALTER") && is(1, "TABLE") && is(3, "RENAME") && is(4, "TO"))
+                .then(|| words.get(5).map(|w| unqualified(w.text).to_owned()))
+                .flatten()
+        })
+        .collect();
     for statement in split_statements(script) {
         let words = words(statement.text);
         let line_of = |at: usize| statement.line + statement.text[..at].bytes().filter(|&b| b == b'\n').count();
@@ -213,7 +225,11 @@ pub fn lint_migration(
         {
             created_here.push(unqualified(name.text).to_owned());
         }
-        if first.is("DROP") && words.get(1).is_some_and(|w| w.is("TABLE")) {
+        let dropped = words.iter().skip(2).find(|w| !w.is("IF") && !w.is("EXISTS")).map(|w| unqualified(w.text));
+        if first.is("DROP")
+            && words.get(1).is_some_and(|w| w.is("TABLE"))
+            && !dropped.is_some_and(|table| rebuilt.iter().any(|r| r == table))
+        {
             let message =
                 "DROP TABLE deletes the table and its data for good; make sure nothing needs them, keep a copy";
             warn("drop-table", first.at, message.into());
@@ -476,6 +492,11 @@ mod tests {
         let cases: &[(&str, &[(&str, usize)])] = &[
             ("CREATE TABLE c (id INT REFERENCES t (id)\n ON DELETE CASCADE);", &[("cascade", 2)]),
             ("-- old\nDROP TABLE t;", &[("drop-table", 2)]),
+            (
+                "CREATE TABLE t_new (a INT);\nINSERT INTO t_new SELECT a FROM t;\nDROP TABLE t;\nALTER TABLE t_new RENAME TO t;",
+                &[],
+            ),
+            ("DROP TABLE IF EXISTS u;\nALTER TABLE t_new RENAME TO t;", &[("drop-table", 1)]),
             ("ALTER TABLE t DROP COLUMN a, DROP b;", &[("drop-column", 1), ("drop-column", 1)]),
             ("ALTER TABLE t ALTER COLUMN a DROP DEFAULT, DROP CONSTRAINT k;", &[]),
             ("CREATE INDEX t_a ON t (a);", &[("index-not-concurrent", 1)]),

@@ -285,10 +285,11 @@ fn type_family(normalized: &str) -> &'static str {
 }
 
 /// How PostgreSQL type families may be stored on SQLite; every other family must be the same
-/// on both. SQLite has no JSON, UUID, date or boolean storage class: JSON and UUIDs are text
-/// (JSON checked by `json_valid`), dates and times are ISO 8601 text, booleans may be 0/1
-/// integers.
+/// on both. SQLite has no JSON, UUID, date, boolean or decimal storage class: JSON and UUIDs
+/// are text (JSON checked by `json_valid`), dates and times are ISO 8601 text, booleans may be
+/// 0/1 integers, and exact decimals may be text (a NUMERIC column would turn them into floats).
 pub const SQLITE_TYPE_MAPPING: &[(&str, &[&str])] = &[
+    ("numeric", &["numeric", "text"]),
     ("json", &["json", "text"]),
     ("uuid", &["uuid", "text"]),
     ("timestamp", &["timestamp", "text"]),
@@ -307,7 +308,8 @@ fn families_agree(postgres: &str, sqlite: &str) -> bool {
 /// backends can express: tables, columns (type family per [`SQLITE_TYPE_MAPPING`], and
 /// nullability outside the primary key), primary keys, unique constraints, indexes (columns,
 /// uniqueness, whether partial) and foreign keys with their actions. A PostgreSQL schema `s`
-/// matches the table-name prefix `s_` on SQLite; an SQLite check that calls `json_valid` is
+/// matches the table-name prefix `s_` on SQLite (index names, which PostgreSQL keeps per
+/// schema, are compared without it); an SQLite check that calls `json_valid` is
 /// the stand-in for a JSONB column, not a check of its own. Defaults, check texts, trigger and view
 /// bodies, functions and comments are dialect-specific and not compared, except that each
 /// table must have as many checks and triggers on both.
@@ -358,8 +360,10 @@ pub fn parity(postgres: &Snapshot, sqlite: &Snapshot) -> Vec<String> {
                         1,
                     );
                     let partial = if object.definition.contains(" where ") { " partial" } else { "" };
-                    projected
-                        .insert((Kind::Index, flatten(&object.name)), format!("{}{partial}", shape.replace('"', "")));
+                    // An index is named within its table's schema on PostgreSQL; SQLite's
+                    // index names are all in one namespace.
+                    let name = object.name.rsplit('.').next().unwrap_or_default().to_owned();
+                    projected.insert((Kind::Index, name), format!("{}{partial}", shape.replace('"', "")));
                 }
                 Kind::ForeignKey => {
                     let name = object

@@ -103,9 +103,14 @@ impl From<ImportReport> for Summary {
 }
 
 pub fn import(db: &TestDatabase, path: &Path, skip_invalid: bool) -> Summary {
-    execution_dedup::import_file(db.database(), path, ImportOptions { skip_invalid }, &mut |_| {})
-        .unwrap_or_else(|error| panic!("import {}: {error}", path.display()))
-        .into()
+    execution_dedup::import_file(
+        db.database(),
+        path,
+        ImportOptions { skip_invalid, ..ImportOptions::default() },
+        &mut |_| {},
+    )
+    .unwrap_or_else(|error| panic!("import {}: {error}", path.display()))
+    .into()
 }
 
 #[derive(QueryableByName)]

@@ -70,6 +70,9 @@ pub struct FlexRow {
     pub account_id: String,
     /// The enclosing `FlexStatement`'s `fromDate` and `toDate`.
     pub statement_period: Option<(NaiveDate, NaiveDate)>,
+    /// The enclosing `FlexStatement`'s `whenGenerated`, without its zone name: of two reports
+    /// of the same day, the one generated later is the newer.
+    pub statement_generated: Option<NaiveDateTime>,
     /// 1-based number of its statement in the file.
     pub statement: u32,
     /// Every non-null attribute, in file order: amounts without thousands separators, dates
@@ -219,6 +222,14 @@ pub(crate) fn open(kind: PayloadKind, _: NoContext, limits: Limits) -> Result<Bo
     Ok(XmlInput::open(kind, Flex::default(), limits))
 }
 
+/// The `FlexStatement` being read.
+#[derive(Clone)]
+struct OpenStatement {
+    account: String,
+    period: Option<(NaiveDate, NaiveDate)>,
+    generated: Option<NaiveDateTime>,
+}
+
 /// The checker's state: where in the report it is.
 #[derive(Default)]
 struct Flex {
@@ -229,8 +240,8 @@ struct Flex {
     /// `FlexStatements@count` and the line of that element.
     declared: Option<(u64, u64)>,
     statements: u32,
-    /// The open statement: its account and period.
-    statement: Option<(String, Option<(NaiveDate, NaiveDate)>)>,
+    /// The open statement: its account, period and when it was generated.
+    statement: Option<OpenStatement>,
     records: u64,
 }
 
@@ -259,7 +270,7 @@ fn attributes<'e>(element: &'e Element<'_>, record: u64, out: &mut Out<'_>) -> (
 impl Flex {
     fn statement(&mut self, element: &Element<'_>, out: &mut Out<'_>) {
         self.statements += 1;
-        let (mut account, mut from, mut to) = (None, None, None);
+        let (mut account, mut from, mut to, mut generated) = (None, None, None, None);
         for attribute in attributes(element, 0, out).0 {
             let bad_date = |out: &mut Out<'_>| {
                 out.at(Severity::Error, Rule::Date, place(attribute.position, 0, Some(attribute.name)), || {
@@ -271,6 +282,15 @@ impl Flex {
             };
             match attribute.name {
                 "accountId" if !is_null(&attribute.value) => account = Some(attribute.value.to_string()),
+                "whenGenerated" if !is_null(&attribute.value) => match date_time(&attribute.value) {
+                    Some((time, _)) => generated = Some(time),
+                    None => out.at(Severity::Error, Rule::Date, place(attribute.position, 0, Some("whenGenerated")), || {
+                        format!(
+                            "The statement's whenGenerated \"{}\" is not a time (yyyyMMdd;HHmmss with an optional zone).",
+                            attribute.value
+                        )
+                    }),
+                },
                 "fromDate" | "toDate" => match date(&attribute.value) {
                     Some(day) if attribute.name == "fromDate" => from = Some(day),
                     Some(day) => to = Some(day),
@@ -285,11 +305,11 @@ impl Flex {
             });
             String::new()
         });
-        self.statement = Some((account, from.zip(to)));
+        self.statement = Some(OpenStatement { account, period: from.zip(to), generated });
     }
 
     fn row(&mut self, section: FlexSection, element: &Element<'_>, out: &mut Out<'_>) {
-        let Some((statement_account, period)) = self.statement.clone() else {
+        let Some(OpenStatement { account: statement_account, period, generated }) = self.statement.clone() else {
             out.at(Severity::Error, Rule::Header, place(element.position, 0, None), || {
                 format!(
                     "This <{}> is outside any <FlexStatement>; this is not a Flex report as IB writes it.",
@@ -360,6 +380,7 @@ impl Flex {
                 section,
                 account_id,
                 statement_period: period,
+                statement_generated: generated,
                 statement: self.statements,
                 attributes: stored_attributes,
                 line: element.position.line,

@@ -1,0 +1,2 @@
+-- Seed 000's rollback script (99_rollback_module_1.sql), its part for this migration.
+DROP TABLE IF EXISTS alm_reporting.processed_files CASCADE;

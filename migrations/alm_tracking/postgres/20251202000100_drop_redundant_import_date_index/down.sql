@@ -1,0 +1,1 @@
+CREATE INDEX idx_import_history_date ON alm_reporting.import_history(import_date DESC);

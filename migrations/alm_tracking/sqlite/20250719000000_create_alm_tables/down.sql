@@ -1,0 +1,2 @@
+DROP TABLE alm_reporting_daily_summary;
+DROP TABLE alm_reporting_chronological_events;

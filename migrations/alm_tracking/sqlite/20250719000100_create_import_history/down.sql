@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS alm_reporting_import_history;

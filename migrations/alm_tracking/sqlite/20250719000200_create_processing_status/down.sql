@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS alm_reporting_processing_status;

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS alm_reporting_processed_files;

@@ -1,0 +1,94 @@
+-- Puts the seed's keys back (fails, and changes nothing, if two accounts now share a day or
+-- a transaction id).
+CREATE TABLE alm_reporting_chronological_events_rebuilt (
+    event_id              INTEGER PRIMARY KEY,
+    account_id            VARCHAR(20)  NOT NULL,
+    event_type            VARCHAR(20)  NOT NULL
+        CHECK (event_type IN ('TRADE', 'CASH', 'EXERCISE_EXPIRY', 'INTEREST_ACCRUAL')),
+    event_time            TIMESTAMP    NOT NULL,
+    event_zone            VARCHAR(10),
+    source_transaction_id VARCHAR(64),
+    trade_id              VARCHAR(32),
+    transaction_type      VARCHAR(40),
+    asset_category        VARCHAR(10),
+    symbol                VARCHAR(64),
+    description           TEXT,
+    currency              VARCHAR(8),
+    put_call              VARCHAR(4),
+    strike                TEXT,
+    expiry                DATE,
+    multiplier            TEXT,
+    quantity              TEXT,
+    price                 TEXT,
+    amount                TEXT,
+    commission            TEXT,
+    net_cash              TEXT,
+    source_file           VARCHAR(255) NOT NULL,
+    created_at            TIMESTAMP    DEFAULT CURRENT_TIMESTAMP,
+    last_updated          TIMESTAMP    DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT uk_chronological_events_transaction UNIQUE (source_transaction_id)
+);
+INSERT INTO alm_reporting_chronological_events_rebuilt (event_id, account_id, event_type, event_time, event_zone, source_transaction_id, trade_id,
+    transaction_type, asset_category, symbol, description, currency, put_call, strike, expiry,
+    multiplier, quantity, price, amount, commission, net_cash, source_file, created_at, last_updated)
+SELECT event_id, account_id, event_type, event_time, event_zone, source_transaction_id, trade_id,
+    transaction_type, asset_category, symbol, description, currency, put_call, strike, expiry,
+    multiplier, quantity, price, amount, commission, net_cash, source_file, created_at, last_updated FROM alm_reporting_chronological_events;
+DROP TABLE alm_reporting_chronological_events;
+ALTER TABLE alm_reporting_chronological_events_rebuilt RENAME TO alm_reporting_chronological_events;
+CREATE INDEX idx_chronological_events_account_time
+    ON alm_reporting_chronological_events (account_id, event_time);
+
+CREATE TABLE alm_reporting_daily_summary_rebuilt (
+    summary_id                  INTEGER PRIMARY KEY,
+    account_id                  VARCHAR(20)  NOT NULL,
+    summary_date                DATE         NOT NULL,
+    currency                    VARCHAR(8),
+    starting_value              TEXT,
+    mtm                         TEXT,
+    realized                    TEXT,
+    change_in_unrealized        TEXT,
+    deposits_withdrawals        TEXT,
+    interest                    TEXT,
+    change_in_interest_accruals TEXT,
+    broker_fees                 TEXT,
+    commissions                 TEXT,
+    other_changes               TEXT,
+    ending_value                TEXT,
+    twr                         TEXT,
+    cash                        TEXT,
+    total                       TEXT,
+    statement_generated_at      TIMESTAMP,
+    source_file                 VARCHAR(255) NOT NULL,
+    created_at                  TIMESTAMP    DEFAULT CURRENT_TIMESTAMP,
+    last_updated          TIMESTAMP    DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT uk_daily_summary_date UNIQUE (summary_date)
+);
+INSERT INTO alm_reporting_daily_summary_rebuilt (summary_id, account_id, summary_date, currency, starting_value, mtm, realized,
+    change_in_unrealized, deposits_withdrawals, interest, change_in_interest_accruals, broker_fees,
+    commissions, other_changes, ending_value, twr, cash, total, statement_generated_at, source_file,
+    created_at, last_updated)
+SELECT summary_id, account_id, summary_date, currency, starting_value, mtm, realized,
+    change_in_unrealized, deposits_withdrawals, interest, change_in_interest_accruals, broker_fees,
+    commissions, other_changes, ending_value, twr, cash, total, statement_generated_at, source_file,
+    created_at, last_updated FROM alm_reporting_daily_summary;
+DROP TABLE alm_reporting_daily_summary;
+ALTER TABLE alm_reporting_daily_summary_rebuilt RENAME TO alm_reporting_daily_summary;
+
+-- PostgreSQL sets last_updated in a BEFORE UPDATE trigger function; SQLite triggers cannot
+-- change NEW, so an AFTER UPDATE trigger sets it on the row just updated. It does not recurse:
+-- its own UPDATE leaves last_updated equal to CURRENT_TIMESTAMP, which the WHEN clause skips
+-- (whether or not recursive_triggers is on).
+CREATE TRIGGER update_daily_summary_last_updated
+AFTER UPDATE ON alm_reporting_daily_summary
+FOR EACH ROW WHEN NEW.last_updated IS NOT CURRENT_TIMESTAMP
+BEGIN
+    UPDATE alm_reporting_daily_summary SET last_updated = CURRENT_TIMESTAMP WHERE rowid = NEW.rowid;
+END;
+
+CREATE TRIGGER update_chronological_events_last_updated
+AFTER UPDATE ON alm_reporting_chronological_events
+FOR EACH ROW WHEN NEW.last_updated IS NOT CURRENT_TIMESTAMP
+BEGIN
+    UPDATE alm_reporting_chronological_events SET last_updated = CURRENT_TIMESTAMP WHERE rowid = NEW.rowid;
+END;
