@@ -541,7 +541,7 @@ macro_rules! merge {
             Backend::Postgres => "pg_temp.alm_days",
             Backend::Sqlite => "temp.alm_days",
         };
-        let day_records = diesel::sql_query(format!("SELECT coalesce(sum(records), 0) AS n FROM {days_table}"))
+        let day_records = diesel::sql_query(format!("SELECT CAST(coalesce(sum(records), 0) AS BIGINT) AS n FROM {days_table}"))
             .get_result::<Count>(conn)
             .map(|c| count(c.n))
             .map_err(query_error("count the file's days"))?;
