@@ -244,14 +244,14 @@ pub fn set_config(db: &Database, key: &str, value: &str) -> Result<Configuration
 pub fn history(db: &Database, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Vec<HistoryRow>> {
     let mut connection = db.get()?;
     let dialect = Dialect(db.backend());
-    let (from, to) = (from.unwrap_or(NaiveDate::MIN), to.unwrap_or(NaiveDate::MAX));
     dispatch!(connection, conn => {
         diesel::sql_query(dialect.sql(&format!(
             "SELECT {HISTORY_COLUMNS} FROM alm_reporting.import_history
-             WHERE import_date BETWEEN $1 AND $2 ORDER BY import_date DESC"
+             WHERE ($1 IS NULL OR import_date >= $1) AND ($2 IS NULL OR import_date <= $2)
+             ORDER BY import_date DESC"
         )))
-        .bind::<Date, _>(from)
-        .bind::<Date, _>(to)
+        .bind::<Nullable<Date>, _>(from)
+        .bind::<Nullable<Date>, _>(to)
         .load::<HistoryRow>(conn)
         .map_err(query_error("read import_history"))
     })
