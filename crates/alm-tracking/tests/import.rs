@@ -147,7 +147,10 @@ fn reimports_add_only_what_is_new(db: &TestDatabase) {
     std::fs::copy(golden("Trades_(1257686)_MTD.xml"), &copy).unwrap();
     let (results, _) = run(db, "2025-07-04", std::slice::from_ref(&copy));
     let report = results[0].as_ref().unwrap();
-    assert_eq!((report.outcome, report.counts.inserted, report.count("already_imported")), (Outcome::Imported, 0, Some(4)));
+    assert_eq!(
+        (report.outcome, report.counts.inserted, report.count("already_imported")),
+        (Outcome::Imported, 0, Some(4))
+    );
 
     // A month-to-date file that grew: same name, more days, generated later.
     let trade = |id: u32, day: &str| {
@@ -156,20 +159,23 @@ fn reimports_add_only_what_is_new(db: &TestDatabase) {
         )
     };
     let nav = |day: &str, start: &str, end: &str| {
-        format!("<ChangeInNAV accountId=\"U9\" toDate=\"{day}\" startingValue=\"{start}\" mtm=\"0\" endingValue=\"{end}\" />\n")
+        format!(
+            "<ChangeInNAV accountId=\"U9\" toDate=\"{day}\" startingValue=\"{start}\" mtm=\"0\" endingValue=\"{end}\" />\n"
+        )
     };
     let mtd = dir.path().join("Mixed_(7)_MTD.xml");
     let write = |days: &[(&str, &str, &str, u32)], generated: &str| {
-        let statements: Vec<(&str, &str, &str, String)> = days
-            .iter()
-            .map(|&(d, start, end, id)| ("U9", d, generated, trade(id, d) + &nav(d, start, end)))
-            .collect();
+        let statements: Vec<(&str, &str, &str, String)> =
+            days.iter().map(|&(d, start, end, id)| ("U9", d, generated, trade(id, d) + &nav(d, start, end))).collect();
         std::fs::write(&mtd, flex(&statements)).unwrap();
     };
     write(&[("20250801", "100", "100", 1), ("20250804", "100", "100", 2)], "20250804;200000");
     let (results, _) = run(db, "2025-08-04", std::slice::from_ref(&mtd));
     assert_eq!(results[0].as_ref().unwrap().counts.inserted, 4);
-    write(&[("20250801", "100", "100", 1), ("20250804", "100", "100", 2), ("20250805", "100", "100", 3)], "20250805;200000");
+    write(
+        &[("20250801", "100", "100", 1), ("20250804", "100", "100", 2), ("20250805", "100", "100", 3)],
+        "20250805;200000",
+    );
     let (results, summary) = run(db, "2025-08-05", std::slice::from_ref(&mtd));
     let report = results[0].as_ref().unwrap();
     assert_eq!(report.outcome, Outcome::Imported);
@@ -183,7 +189,10 @@ fn reimports_add_only_what_is_new(db: &TestDatabase) {
     assert_eq!(summary.history.records_imported, Some(2));
     assert_eq!(events(db).iter().filter(|e| e.starts_with("U9|")).count(), 3);
     assert_eq!(
-        strings(db, "SELECT CAST(count(*) AS TEXT) AS value FROM alm_reporting.processed_files WHERE file_name = 'Mixed_(7)_MTD.xml'"),
+        strings(
+            db,
+            "SELECT CAST(count(*) AS TEXT) AS value FROM alm_reporting.processed_files WHERE file_name = 'Mixed_(7)_MTD.xml'"
+        ),
         ["1"]
     );
 }
@@ -257,7 +266,9 @@ fn two_importers_at_once_write_each_row_once(db: &TestDatabase) {
     migrate(db);
     let dir = tempfile::tempdir().unwrap();
     let trade = |account: &str, id: u32| {
-        format!("<Trade accountId=\"{account}\" symbol=\"ES\" transactionID=\"{id}\" quantity=\"1\" tradePrice=\"1\" dateTime=\"20250801;100000\" />\n")
+        format!(
+            "<Trade accountId=\"{account}\" symbol=\"ES\" transactionID=\"{id}\" quantity=\"1\" tradePrice=\"1\" dateTime=\"20250801;100000\" />\n"
+        )
     };
     // Two overlapping files per importer (ids 1-300 and 151-450), four files in all.
     let file = |name: &str, ids: std::ops::RangeInclusive<u32>| {
@@ -330,8 +341,11 @@ fn the_archive_keeps_the_newest_imported_files(db: &TestDatabase) {
     for (n, date) in ["2025-08-01", "2025-08-04", "2025-08-05"].into_iter().enumerate() {
         let rows = format!("<ChangeInNAV accountId=\"U1\" startingValue=\"{n}\" endingValue=\"{n}\" />\n");
         let path = inbox.path().join(name);
-        std::fs::write(&path, flex(&[("U1", &date.replace('-', ""), &format!("{};010000", date.replace('-', "")), rows)]))
-            .unwrap();
+        std::fs::write(
+            &path,
+            flex(&[("U1", &date.replace('-', ""), &format!("{};010000", date.replace('-', "")), rows)]),
+        )
+        .unwrap();
         let options =
             RunOptions { date: day(date), import_type: ImportType::Daily, archive: Some(archive.path().to_path_buf()) };
         let run = Run::start(db.database(), options).unwrap();
@@ -344,7 +358,11 @@ fn the_archive_keeps_the_newest_imported_files(db: &TestDatabase) {
     // A file that was not imported is never moved.
     let broken = inbox.path().join("NAV_(2)_MTD.xml");
     std::fs::write(&broken, "<FlexQueryResponse><FlexStatements count=\"1\">").unwrap();
-    let options = RunOptions { date: day("2025-08-06"), import_type: ImportType::Daily, archive: Some(archive.path().to_path_buf()) };
+    let options = RunOptions {
+        date: day("2025-08-06"),
+        import_type: ImportType::Daily,
+        archive: Some(archive.path().to_path_buf()),
+    };
     let run = Run::start(db.database(), options).unwrap();
     run.import(&broken, &mut |_| {}).unwrap();
     assert!(run.finish().unwrap().archived.is_empty());
