@@ -91,9 +91,20 @@ pub struct Run<'db> {
     options: RunOptions,
     configuration: Configuration,
     deadline: Instant,
-    /// Each file's path, outcome, rows written and file type; the first failure.
-    done: RefCell<Vec<(PathBuf, Outcome, u64, Option<String>)>>,
+    /// Each file imported, refused or unchanged so far.
+    done: RefCell<Vec<Done>>,
+    /// The run's first failure.
     failure: RefCell<Option<String>>,
+}
+
+/// A file the run has been through.
+struct Done {
+    path: PathBuf,
+    outcome: Outcome,
+    /// Rows written.
+    inserted: u64,
+    /// Its report type, the archive's folder.
+    file_type: Option<String>,
 }
 
 /// Expands folders into the `.xml` files they hold (sorted by name), keeping files as given.
@@ -236,7 +247,9 @@ impl<'db> Run<'db> {
             self.failure.borrow_mut().get_or_insert(failure);
         }
         if let Ok(report) = &result {
-            self.done.borrow_mut().push((path.to_path_buf(), report.outcome, report.counts.inserted, file_type));
+            let done =
+                Done { path: path.to_path_buf(), outcome: report.outcome, inserted: report.counts.inserted, file_type };
+            self.done.borrow_mut().push(done);
         }
         result
     }
@@ -308,11 +321,11 @@ impl<'db> Run<'db> {
     pub fn finish(self) -> Result<RunSummary> {
         let done = self.done.take();
         let failure = self.failure.take();
-        let records: u64 = done.iter().map(|(_, _, inserted, _)| inserted).sum();
+        let records: u64 = done.iter().map(|file| file.inserted).sum();
         let files: Vec<String> = done
             .iter()
-            .filter(|(_, outcome, ..)| *outcome != Outcome::Refused)
-            .map(|(path, ..)| path.display().to_string())
+            .filter(|file| file.outcome != Outcome::Refused)
+            .map(|file| file.path.display().to_string())
             .collect();
         let (archived, pruned) = match &self.options.archive {
             Some(archive) => self.archive(archive, &done)?,
@@ -378,18 +391,14 @@ impl<'db> Run<'db> {
     }
 
     /// Moves the imported files into the archive and prunes each type's folder.
-    fn archive(
-        &self,
-        archive: &Path,
-        done: &[(PathBuf, Outcome, u64, Option<String>)],
-    ) -> Result<(Vec<String>, Vec<String>)> {
+    fn archive(&self, archive: &Path, done: &[Done]) -> Result<(Vec<String>, Vec<String>)> {
         let error = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Archive { path, source }
         };
         let (mut archived, mut pruned) = (Vec::new(), Vec::new());
         let mut folders = std::collections::BTreeSet::new();
-        for (path, outcome, _, file_type) in done {
+        for Done { path, outcome, file_type, .. } in done {
             if *outcome == Outcome::Refused {
                 continue;
             }

@@ -119,7 +119,7 @@ fn check(db: &TestDatabase, files: &[File], order: &[usize]) {
     let found = events(db);
     assert_eq!(found.len(), expected_events.len(), "each transaction once: {found:#?}");
     let trades: BTreeSet<String> =
-        found.iter().filter(|e| e.contains("|TRADE|")).map(|e| e.rsplitn(2, '|').nth(1).unwrap().to_owned()).collect();
+        found.iter().filter(|e| e.contains("|TRADE|")).map(|e| e.rsplit_once('|').unwrap().0.to_owned()).collect();
     let expected_trades: BTreeSet<String> = expected_events.iter().filter(|e| e.contains("|TRADE|")).cloned().collect();
     assert_eq!(trades, expected_trades);
     let expected: Vec<String> = expected_days
