@@ -4,6 +4,8 @@
 //! tables are `alm_reporting.<name>` (SQLite: `alm_reporting_<name>`, see the migrations),
 //! parameters `$1`, `$2`, ... (SQLite: `?1`, `?2`, ...), and `CAST(<expr> AS JSONB)` (SQLite:
 //! `CAST(<expr> AS TEXT)`: JSON is text there, checked by the column's `json_valid`).
+//! `CURRENT_TIMESTAMP` is UTC on both: SQLite's is, PostgreSQL's is converted (in a
+//! `TIMESTAMP` column it would be the server's local time).
 
 use migration_core::Backend;
 
@@ -15,7 +17,7 @@ impl Dialect {
     /// `statement` for this backend.
     pub(crate) fn sql(self, statement: &str) -> String {
         match self.0 {
-            Backend::Postgres => statement.to_owned(),
+            Backend::Postgres => statement.replace("CURRENT_TIMESTAMP", "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"),
             Backend::Sqlite => statement
                 .replace('$', "?")
                 .replace("alm_reporting.", "alm_reporting_")
@@ -38,6 +40,11 @@ mod tests {
         let statement =
             "UPDATE alm_reporting.import_history SET files_processed = CAST($1 AS JSONB) WHERE import_date = $2";
         assert_eq!(Dialect(Backend::Postgres).sql(statement), statement);
+        assert_eq!(
+            Dialect(Backend::Postgres).sql("SET t = CURRENT_TIMESTAMP"),
+            "SET t = (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"
+        );
+        assert_eq!(Dialect(Backend::Sqlite).sql("SET t = CURRENT_TIMESTAMP"), "SET t = CURRENT_TIMESTAMP");
         assert_eq!(
             Dialect(Backend::Sqlite).sql(statement),
             "UPDATE alm_reporting_import_history SET files_processed = CAST(?1 AS TEXT) WHERE import_date = ?2"

@@ -181,7 +181,7 @@ fn status(database: &Database, json: bool) -> anyhow::Result<()> {
         return output::json(&status);
     }
     let date = |d: Option<NaiveDate>| d.map_or_else(|| "never".to_owned(), |d| d.to_string());
-    let mut table = output::table(&["", ""]);
+    let mut table = output::table(&["ALM automation", ""]);
     table.add_row(vec!["Process".to_owned(), alm_tracking::PROCESS_NAME.to_owned()]);
     table.add_row(vec!["State".to_owned(), status.current_state.clone()]);
     table.add_row(vec!["Last run".to_owned(), date(status.last_run_date)]);
@@ -216,7 +216,8 @@ fn history(database: &Database, json: bool, from: Option<NaiveDate>, to: Option<
     if rows.is_empty() {
         return output::line("No imports recorded in that range.");
     }
-    let mut table = output::table(&["Date", "Type", "Status", "Files", "Rows", "Started (UTC)", "Completed", "Error"]);
+    let mut table =
+        output::table(&["Date", "Type", "Status", "Files", "Rows", "Started (UTC)", "Completed (UTC)", "Error"]);
     let time =
         |t: Option<chrono::NaiveDateTime>| t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
     for row in rows {
