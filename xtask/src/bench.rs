@@ -8,15 +8,17 @@ use std::process::Command;
 
 use crate::shell::{self, step};
 
+mod alm;
 mod migrate;
 mod payloads;
 mod validate;
 
 const USAGE: &str = "\
-cargo xtask bench <dedup|validate|migrate> [OPTIONS]
+cargo xtask bench <dedup|validate|migrate|alm> [OPTIONS]
 
   validate: the upload validator natively and in Chromium (see `cargo xtask bench validate --help`)
   migrate:  the migration core's overhead, and the schema beside alembic (see `cargo xtask bench migrate --help`)
+  alm:      the IB Flex import against the ibflex library (see `cargo xtask bench alm --help`)
 
 cargo xtask bench dedup [OPTIONS]
 
@@ -42,6 +44,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some("dedup") => dedup(&args[1..]),
         Some("validate") => validate::run(&args[1..]),
         Some("migrate") => migrate::run(&args[1..]),
+        Some("alm") => alm::run(&args[1..]),
         Some("--help" | "-h" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -410,16 +413,19 @@ fn render(
 }
 
 /// The validator alone (`crates/upload-validator/examples/validate_file.rs`), built for
-/// release: the native side of `bench validate` and the parse figure of `bench dedup`.
+/// release with every kind (`ib-flex` too): the native side of `bench validate`, the parse
+/// figure of `bench dedup` and `bench alm`.
 fn build_validate_file() -> Result<PathBuf, String> {
     step(
-        "build the validator alone (release)",
+        "build the validator alone (release, every kind)",
         shell::cargo().args([
             "build",
             "--release",
             "--locked",
             "--package",
             "upload-validator",
+            "--features",
+            "ib-flex",
             "--example",
             "validate_file",
         ]),

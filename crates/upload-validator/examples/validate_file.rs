@@ -1,5 +1,7 @@
 //! Validates one file natively and prints the throughput and the memory it took:
 //! `cargo run --release -p upload-validator --example validate_file -- KIND FILE [OPTIONS]`.
+//! FILE may be a folder: every file under it is validated (in name order, each with its own
+//! validator) and the figures are their sums.
 //!
 //! Options: `--context FILE` (the context as JSON), `--records` (also build the typed
 //! records an importer gets), `--runs N` (the median of N), `--json` (one line for `cargo xtask
@@ -11,7 +13,7 @@ use std::time::Instant;
 
 use upload_validator::{Context, PayloadKind, Validator};
 
-const USAGE: &str = "usage: validate_file KIND FILE [--context FILE] [--records] [--runs N] [--json]";
+const USAGE: &str = "usage: validate_file KIND FILE|DIR [--context FILE] [--records] [--runs N] [--json]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -33,34 +35,32 @@ fn main() {
             other => fail(&format!("unknown option {other}\n{USAGE}")),
         }
     }
+    let files = files_under(std::path::Path::new(path));
     let mut times = Vec::new();
     let mut growth_kb = 0;
     let mut last = None;
     for _ in 0..runs.max(1) {
-        let context = context_json
-            .as_deref()
-            .map_or_else(Context::none, |text| Context::from_json(kind, text).expect("read once already"));
-        let mut validator = Validator::new(kind, context).unwrap_or_else(|e| fail(&e.to_string()));
-        let typed = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        if records {
-            let count = typed.clone();
-            validator = validator.on_record(move |_| count.set(count.get() + 1));
-        }
-        let mut file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-        let mut buffer = vec![0; 1 << 20];
         let before = peak_rss_kb();
         let started = Instant::now();
-        loop {
-            let n = file.read(&mut buffer).unwrap_or_else(|e| fail(&format!("{path}: {e}")));
-            if n == 0 {
-                break;
-            }
-            validator.push(&buffer[..n]);
+        let mut total: Option<(upload_validator::Report, u64)> = None;
+        for file in &files {
+            let context = context_json
+                .as_deref()
+                .map_or_else(Context::none, |text| Context::from_json(kind, text).expect("read once already"));
+            let (report, typed) = validate(kind, context, file, records);
+            total = Some(match total {
+                None => (report, typed),
+                Some((mut sum, sum_typed)) => {
+                    sum.bytes += report.bytes;
+                    sum.records += report.records;
+                    sum.errors += report.errors;
+                    (sum, sum_typed + typed)
+                }
+            });
         }
-        let report = validator.finish();
         times.push(started.elapsed().as_secs_f64());
         growth_kb = growth_kb.max(peak_rss_kb().saturating_sub(before));
-        last = Some((report, typed.get()));
+        last = Some(total.unwrap_or_else(|| fail(&format!("{path}: no file"))));
     }
     let (report, typed) = last.expect("at least one run");
     // The median: one lucky or unlucky run on a busy machine moves it least.
@@ -86,6 +86,44 @@ fn main() {
             growth_kb as f64 / 1024.0
         );
     }
+}
+
+/// One file through a new validator: its report and the typed records built.
+fn validate(
+    kind: PayloadKind,
+    context: Context,
+    path: &std::path::Path,
+    records: bool,
+) -> (upload_validator::Report, u64) {
+    let mut validator = Validator::new(kind, context).unwrap_or_else(|e| fail(&e.to_string()));
+    let typed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    if records {
+        let count = typed.clone();
+        validator = validator.on_record(move |_| count.set(count.get() + 1));
+    }
+    let mut file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+        if n == 0 {
+            break;
+        }
+        validator.push(&buffer[..n]);
+    }
+    (validator.finish(), typed.get())
+}
+
+/// `path` itself, or every file under the folder `path`, in name order.
+fn files_under(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    if !path.is_dir() {
+        return vec![path.to_path_buf()];
+    }
+    let mut entries: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    entries.iter().flat_map(|entry| files_under(entry)).collect()
 }
 
 /// The process's peak resident set in KiB (0 where `/proc` is not available).
