@@ -333,7 +333,8 @@ impl FlexImporter {
         }
         let mut other = None::<Amount>;
         for (name, value) in &row.attributes {
-            let named = NAV_COLUMNS.iter().any(|(n, _)| n == name) || NOT_COMPONENTS.contains(&name.as_str());
+            let name: &str = name;
+            let named = NAV_COLUMNS.iter().any(|(n, _)| *n == name) || NOT_COMPONENTS.contains(&name);
             if let Some(amount) = Amount::parse(value).filter(|_| !named && name != "accountId") {
                 let sum = other.unwrap_or(Amount::ZERO).checked_add(amount);
                 other = Some(sum.ok_or(Unstorable { line: row.line, what: "sum of the NAV's other changes" })?);

@@ -117,6 +117,9 @@ impl<'a> Element<'a> {
     /// its position (and the rest are not read).
     pub fn attributes(&self) -> impl Iterator<Item = Result<Attribute<'_>, XmlError>> + '_ {
         let mut failed = false;
+        // Attributes come in file order: each position is found from the one before, so an
+        // element's positions cost one pass over its tag.
+        let mut last = (0, self.position);
         self.tag.attributes().map_while(move |attribute| {
             if failed {
                 return None;
@@ -126,16 +129,24 @@ impl<'a> Element<'a> {
                 let at = self.offset_in_tag(error_offset(&error));
                 XmlError { position: self.position_of(at), problem: attribute_problem(&error).into() }
             });
-            Some(attribute.and_then(|attribute| self.attribute(attribute)).inspect_err(|_| failed = true))
+            Some(attribute.and_then(|attribute| self.attribute(attribute, &mut last)).inspect_err(|_| failed = true))
         })
     }
 
+    /// `attribute` with its position, found from `last` (an offset in the tag and its position),
+    /// which it moves to this attribute.
     fn attribute<'t>(
         &self,
         attribute: quick_xml::events::attributes::Attribute<'t>,
+        last: &mut (usize, Position),
     ) -> Result<Attribute<'t>, XmlError> {
         let name = attribute.key.0;
-        let position = self.position_of(self.offset_of(name.as_bytes()));
+        let offset = self.offset_of(name.as_bytes());
+        let position = match offset.checked_sub(last.0) {
+            Some(_) => last.1.advance(&self.raw[last.0..offset]),
+            None => self.position_of(offset),
+        };
+        *last = (offset, position);
         let value = match quick_xml::escape::unescape(&attribute.value) {
             Ok(Cow::Borrowed(_)) => attribute.value,
             Ok(Cow::Owned(unescaped)) => Cow::Owned(unescaped),

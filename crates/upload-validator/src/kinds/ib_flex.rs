@@ -10,6 +10,7 @@
 //! `MM/dd/yyyy`, times `yyyyMMdd;HHmmss` with or without a zone name. An attribute this kind
 //! does not know is kept as written, never an error (IB keeps adding them).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
@@ -77,8 +78,8 @@ pub struct FlexRow {
     pub statement: u32,
     /// Every non-null attribute, in file order: amounts without thousands separators, dates
     /// as `YYYY-MM-DD`, times as `YYYY-MM-DD HH:MM:SS` plus the zone name if the file gave
-    /// one, other values as written.
-    pub attributes: Vec<(String, String)>,
+    /// one, other values as written. The names this kind knows are not copied.
+    pub attributes: Vec<(Cow<'static, str>, String)>,
     /// 1-based line of the element.
     pub line: u64,
 }
@@ -107,53 +108,99 @@ impl FlexRow {
     }
 }
 
-/// Amount attributes: checked as numbers, stored without thousands separators.
-const AMOUNTS: &[&str] = &[
-    "quantity",
-    "tradePrice",
-    "tradeMoney",
-    "proceeds",
-    "ibCommission",
-    "netCash",
-    "amount",
-    "strike",
-    "multiplier",
-    "closePrice",
-    "cost",
-    "fifoPnlRealized",
-    "mtmPnl",
-    "fxRateToBase",
-    "taxes",
-    "accruedInt",
-    "startingValue",
-    "mtm",
-    "realized",
-    "depositsWithdrawals",
-    "interest",
-    "changeInInterestAccruals",
-    "brokerFees",
-    "commissions",
-    "changeInUnrealized",
-    "endingValue",
-    "twr",
-    "cash",
-    "total",
-    "stock",
-    "options",
-    "startingAccrualBalance",
-    "interestAccrued",
-    "accrualReversal",
-    "endingAccrualBalance",
-    "fxTranslation",
-    "dividends",
-    "withholdingTax",
-    "otherFees",
+/// How an attribute's value is checked and stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A number: checked, stored without thousands separators.
+    Amount,
+    /// A date: checked, stored as `YYYY-MM-DD`.
+    Date,
+    /// A time: checked, stored as `YYYY-MM-DD HH:MM:SS[ ZONE]`.
+    Time,
+    /// Anything else: stored as written.
+    Text,
+}
+
+/// The attributes this kind checks, and the other names it knows (stored without a copy of
+/// the name).
+const KNOWN: &[(&str, Class)] = &[
+    ("quantity", Class::Amount),
+    ("tradePrice", Class::Amount),
+    ("tradeMoney", Class::Amount),
+    ("proceeds", Class::Amount),
+    ("ibCommission", Class::Amount),
+    ("netCash", Class::Amount),
+    ("amount", Class::Amount),
+    ("strike", Class::Amount),
+    ("multiplier", Class::Amount),
+    ("closePrice", Class::Amount),
+    ("cost", Class::Amount),
+    ("fifoPnlRealized", Class::Amount),
+    ("mtmPnl", Class::Amount),
+    ("fxRateToBase", Class::Amount),
+    ("taxes", Class::Amount),
+    ("accruedInt", Class::Amount),
+    ("startingValue", Class::Amount),
+    ("mtm", Class::Amount),
+    ("realized", Class::Amount),
+    ("depositsWithdrawals", Class::Amount),
+    ("interest", Class::Amount),
+    ("changeInInterestAccruals", Class::Amount),
+    ("brokerFees", Class::Amount),
+    ("commissions", Class::Amount),
+    ("changeInUnrealized", Class::Amount),
+    ("endingValue", Class::Amount),
+    ("twr", Class::Amount),
+    ("cash", Class::Amount),
+    ("total", Class::Amount),
+    ("stock", Class::Amount),
+    ("options", Class::Amount),
+    ("startingAccrualBalance", Class::Amount),
+    ("interestAccrued", Class::Amount),
+    ("accrualReversal", Class::Amount),
+    ("endingAccrualBalance", Class::Amount),
+    ("fxTranslation", Class::Amount),
+    ("dividends", Class::Amount),
+    ("withholdingTax", Class::Amount),
+    ("otherFees", Class::Amount),
+    ("reportDate", Class::Date),
+    ("fromDate", Class::Date),
+    ("toDate", Class::Date),
+    ("tradeDate", Class::Date),
+    ("settleDateTarget", Class::Date),
+    ("settleDate", Class::Date),
+    ("expiry", Class::Date),
+    ("date", Class::Date),
+    ("dateTime", Class::Time),
+    ("whenGenerated", Class::Time),
+    ("openDateTime", Class::Time),
+    ("orderTime", Class::Time),
+    ("accountId", Class::Text),
+    ("currency", Class::Text),
+    ("assetCategory", Class::Text),
+    ("symbol", Class::Text),
+    ("description", Class::Text),
+    ("conid", Class::Text),
+    ("underlyingConid", Class::Text),
+    ("underlyingSymbol", Class::Text),
+    ("putCall", Class::Text),
+    ("tradeID", Class::Text),
+    ("transactionID", Class::Text),
+    ("transactionType", Class::Text),
+    ("exchange", Class::Text),
+    ("buySell", Class::Text),
+    ("levelOfDetail", Class::Text),
+    ("ibCommissionCurrency", Class::Text),
+    ("type", Class::Text),
+    ("code", Class::Text),
+    ("ibOrderID", Class::Text),
+    ("openCloseIndicator", Class::Text),
 ];
-/// Date attributes.
-const DATES: &[&str] =
-    &["reportDate", "fromDate", "toDate", "tradeDate", "settleDateTarget", "settleDate", "expiry", "date"];
-/// Time attributes.
-const TIMES: &[&str] = &["dateTime", "whenGenerated", "openDateTime", "orderTime"];
+
+/// The attribute's class and its name as a static string, if this kind knows it.
+fn known(name: &str) -> Option<(Class, &'static str)> {
+    KNOWN.iter().find(|(known, _)| *known == name).map(|&(known, class)| (class, known))
+}
 
 /// `""`, `-`, `--`, `N/A`: no value.
 fn is_null(value: &str) -> bool {
@@ -188,13 +235,52 @@ fn amount(value: &str) -> Option<Decimal> {
     Decimal::parse(&plain, b'.')
 }
 
+/// The number the ASCII digits `digits` spell (at most 9 of them).
+fn digits(digits: &str) -> Option<u32> {
+    (!digits.is_empty() && digits.len() <= 9 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0')))
+}
+
 /// `20250701`, `2025-07-01` or `07/01/2025`.
 fn date(value: &str) -> Option<NaiveDate> {
     let value = value.trim();
-    if value.len() == 8 && value.bytes().all(|b| b.is_ascii_digit()) {
-        return NaiveDate::parse_from_str(value, "%Y%m%d").ok();
+    let ymd =
+        |y: &str, m: &str, d: &str| NaiveDate::from_ymd_opt(i32::try_from(digits(y)?).ok()?, digits(m)?, digits(d)?);
+    match value.len() {
+        8 => ymd(value.get(..4)?, value.get(4..6)?, value.get(6..)?),
+        10 if value.as_bytes()[4] == b'-' => iso_date(value),
+        10 if value.as_bytes()[2] == b'/' && value.as_bytes()[5] == b'/' => {
+            ymd(value.get(6..)?, value.get(..2)?, value.get(3..5)?)
+        }
+        _ => None,
     }
-    iso_date(value).or_else(|| NaiveDate::parse_from_str(value, "%m/%d/%Y").ok())
+}
+
+/// `HHmmss` or `HH:mm:ss`.
+fn time_of_day(value: &str) -> Option<NaiveTime> {
+    let (h, m, s) = match value.len() {
+        6 => (value.get(..2)?, value.get(2..4)?, value.get(4..)?),
+        8 if value.as_bytes()[2] == b':' && value.as_bytes()[5] == b':' => {
+            (value.get(..2)?, value.get(3..5)?, value.get(6..)?)
+        }
+        _ => return None,
+    };
+    NaiveTime::from_hms_opt(digits(h)?, digits(m)?, digits(s)?)
+}
+
+/// `YYYY-MM-DD`, written without chrono's formatting machinery (it is on every row).
+fn push_date(out: &mut String, day: NaiveDate) {
+    use chrono::Datelike as _;
+    use std::fmt::Write as _;
+    let _ = write!(out, "{:04}-{:02}-{:02}", day.year(), day.month(), day.day());
+}
+
+/// `YYYY-MM-DD HH:MM:SS`.
+fn push_date_time(out: &mut String, time: NaiveDateTime) {
+    use chrono::Timelike as _;
+    use std::fmt::Write as _;
+    push_date(out, time.date());
+    let _ = write!(out, " {:02}:{:02}:{:02}", time.hour(), time.minute(), time.second());
 }
 
 /// `20250701;121417 EDT`, `20250701;121417`, `2025-07-01;12:14:17`, `20250701 121417`, or a
@@ -207,8 +293,7 @@ fn date_time(value: &str) -> Option<(NaiveDateTime, Option<&str>)> {
     let (time, zone) = rest.split_once(' ').map_or((rest, None), |(t, z)| (t, Some(z.trim())));
     let time = match time {
         "" => NaiveTime::MIN,
-        t if t.contains(':') => NaiveTime::parse_from_str(t, "%H:%M:%S").ok()?,
-        t => NaiveTime::parse_from_str(t, "%H%M%S").ok()?,
+        t => time_of_day(t)?,
     };
     let zone = zone.filter(|z| !z.is_empty());
     if zone.is_some_and(|z| !z.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-:/_".contains(&b))) {
@@ -320,7 +405,7 @@ impl Flex {
         };
         let number = self.records + 1;
         let (given, mut valid) = attributes(element, number, out);
-        let mut stored_attributes = Vec::with_capacity(given.len());
+        let mut stored_attributes: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(given.len());
         let mut account = None;
         for attribute in &given {
             let (name, value) = (attribute.name, attribute.value.as_ref());
@@ -343,35 +428,45 @@ impl Flex {
                     format!("The {name} \"{value}\" is not {what}.")
                 });
             };
-            let stored = if AMOUNTS.contains(&name) {
-                match amount(value) {
+            let known = known(name);
+            let stored = match known.map_or(Class::Text, |(class, _)| class) {
+                Class::Amount => match amount(value) {
                     Some(decimal) => decimal.as_str().to_owned(),
                     None => {
                         fail(Rule::Number, "a number (like -1,234.50)");
                         continue;
                     }
-                }
-            } else if DATES.contains(&name) {
-                match date(value) {
-                    Some(day) => day.to_string(),
+                },
+                Class::Date => match date(value) {
+                    Some(day) => {
+                        let mut text = String::with_capacity(10);
+                        push_date(&mut text, day);
+                        text
+                    }
                     None => {
                         fail(Rule::Date, "a date (yyyyMMdd, yyyy-MM-dd or MM/dd/yyyy)");
                         continue;
                     }
-                }
-            } else if TIMES.contains(&name) {
-                match date_time(value) {
-                    Some((time, Some(zone))) => format!("{} {zone}", time.format("%Y-%m-%d %H:%M:%S")),
-                    Some((time, None)) => time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                },
+                Class::Time => match date_time(value) {
+                    Some((time, zone)) => {
+                        let mut text = String::with_capacity(24);
+                        push_date_time(&mut text, time);
+                        if let Some(zone) = zone {
+                            text.push(' ');
+                            text.push_str(zone);
+                        }
+                        text
+                    }
                     None => {
                         fail(Rule::Date, "a time (yyyyMMdd;HHmmss with an optional zone)");
                         continue;
                     }
-                }
-            } else {
-                value.to_owned()
+                },
+                Class::Text => value.to_owned(),
             };
-            stored_attributes.push((name.to_owned(), stored));
+            let name = known.map_or_else(|| Cow::Owned(name.to_owned()), |(_, name)| Cow::Borrowed(name));
+            stored_attributes.push((name, stored));
         }
         self.records += 1;
         if valid && out.wants_records() {
