@@ -502,14 +502,15 @@ WHERE excluded.statement_generated_at > t.statement_generated_at
     ))
 }
 
-/// Upserts the file's row: a file of the same name imported before is replaced, and
-/// `created_at` is when this content was imported (UTC).
+/// Records the file: one row per name and content (SHA-256); the same version imported again
+/// (only after an earlier import of it was not recorded) is updated, and `created_at` is when
+/// this content was imported (UTC).
 const RECORD_FILE: &str = "
 INSERT INTO alm_reporting.processed_files
     (file_name, file_type, file_size, file_hash, process_date, records_count, processing_status, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, 'SUCCESS', CURRENT_TIMESTAMP)
-ON CONFLICT (file_name) DO UPDATE SET file_type = excluded.file_type, file_size = excluded.file_size,
-    file_hash = excluded.file_hash, process_date = excluded.process_date,
+ON CONFLICT (file_name, file_hash) DO UPDATE SET file_type = excluded.file_type, file_size = excluded.file_size,
+    process_date = excluded.process_date,
     records_count = excluded.records_count, processing_status = excluded.processing_status,
     created_at = excluded.created_at";
 

@@ -138,8 +138,6 @@ struct KnownFile {
     file_type: String,
     #[diesel(sql_type = Nullable<BigInt>)]
     file_size: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    file_hash: Option<String>,
     #[diesel(sql_type = Date)]
     process_date: NaiveDate,
     #[diesel(sql_type = Nullable<Integer>)]
@@ -264,8 +262,7 @@ impl<'db> Run<'db> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         let size = fs::metadata(path).map_err(read_error)?.len();
         let sha256 = sha256_of(path).map_err(read_error)?;
-        if let Some(known) = self.known(&name)?
-            && known.file_hash.as_deref() == Some(sha256.as_str())
+        if let Some(known) = self.known(&name, &sha256)?
             && known.file_size == i64::try_from(size).ok()
         {
             let since = known.created_at.unwrap_or_else(|| known.process_date.and_time(chrono::NaiveTime::MIN));
@@ -301,15 +298,17 @@ impl<'db> Run<'db> {
         }
     }
 
-    fn known(&self, name: &str) -> Result<Option<KnownFile>, import_core::Error> {
+    /// The recorded import of this name and content, if any.
+    fn known(&self, name: &str, sha256: &str) -> Result<Option<KnownFile>, import_core::Error> {
         let dialect = Dialect(self.db.backend());
         let mut connection = self.db.get()?;
         dispatch!(connection, conn => {
             diesel::sql_query(dialect.sql(
-                "SELECT file_type, file_size, file_hash, process_date, records_count, created_at
-                 FROM alm_reporting.processed_files WHERE file_name = $1",
+                "SELECT file_type, file_size, process_date, records_count, created_at
+                 FROM alm_reporting.processed_files WHERE file_name = $1 AND file_hash = $2",
             ))
             .bind::<Text, _>(name)
+            .bind::<Text, _>(sha256)
             .get_result::<KnownFile>(conn)
             .optional()
             .map_err(import_core::query_error("look the file up in processed_files"))

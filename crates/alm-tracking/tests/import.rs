@@ -188,13 +188,18 @@ fn reimports_add_only_what_is_new(db: &TestDatabase) {
     );
     assert_eq!(summary.history.records_imported, Some(2));
     assert_eq!(events(db).iter().filter(|e| e.starts_with("U9|")).count(), 3);
+    // One processed_files row per version of the file.
     assert_eq!(
         strings(
             db,
             "SELECT CAST(count(*) AS TEXT) AS value FROM alm_reporting.processed_files WHERE file_name = 'Mixed_(7)_MTD.xml'"
         ),
-        ["1"]
+        ["2"]
     );
+    // Each version stays recognised: the first one again is not read.
+    write(&[("20250801", "100", "100", 1), ("20250804", "100", "100", 2)], "20250804;200000");
+    let (results, _) = run(db, "2025-08-06", std::slice::from_ref(&mtd));
+    assert_eq!(results[0].as_ref().unwrap().outcome, Outcome::Unchanged);
 }
 
 fn corrupted_files_write_nothing_and_say_where(db: &TestDatabase) {

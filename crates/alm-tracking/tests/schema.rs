@@ -48,15 +48,19 @@ fn the_unique_constraints_are_listed(db: &TestDatabase) {
             names,
             [
                 "import_history_import_date_key alm_reporting.import_history",
-                "processed_files_file_name_key alm_reporting.processed_files",
                 "uk_chronological_events_account_transaction alm_reporting.chronological_events",
                 "uk_daily_summary_account_date alm_reporting.daily_summary",
+                "uk_processed_files_name_hash alm_reporting.processed_files",
             ]
         );
     } else {
         let sql =
             strings(db, "SELECT sql AS value FROM sqlite_master WHERE name LIKE 'alm\\_reporting\\_%' ESCAPE '\\'");
-        for name in ["uk_chronological_events_account_transaction", "uk_daily_summary_account_date"] {
+        for name in [
+            "uk_chronological_events_account_transaction",
+            "uk_daily_summary_account_date",
+            "uk_processed_files_name_hash",
+        ] {
             assert!(sql.iter().any(|s| s.contains(&format!("CONSTRAINT {name} UNIQUE"))), "{name}: {sql:#?}");
         }
     }
@@ -72,7 +76,7 @@ fn the_unique_constraints_are_listed(db: &TestDatabase) {
         "chronological_events (account_id, source_transaction_id)",
         "daily_summary (account_id, summary_date)",
         "import_history (import_date)",
-        "processed_files (file_name)",
+        "processed_files (file_name, file_hash)",
     ] {
         assert!(unique.iter().any(|u| u == expected), "{expected} in {unique:#?}");
     }

@@ -1,0 +1,21 @@
+-- Keys processed_files by (file_name, file_hash), for the reasons the PostgreSQL migration
+-- gives. SQLite cannot swap a constraint in place: the table is rebuilt with the new one and
+-- its indexes are recreated.
+CREATE TABLE alm_reporting_processed_files_rebuilt (
+    file_id INTEGER PRIMARY KEY,
+    file_name VARCHAR(255) NOT NULL,
+    file_type VARCHAR(50) NOT NULL,
+    file_size BIGINT,
+    file_hash VARCHAR(64),
+    process_date DATE NOT NULL,
+    records_count INTEGER,
+    processing_status VARCHAR(20) DEFAULT 'PENDING',
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT uk_processed_files_name_hash UNIQUE (file_name, file_hash)
+);
+INSERT INTO alm_reporting_processed_files_rebuilt (file_id, file_name, file_type, file_size, file_hash, process_date, records_count, processing_status, created_at)
+SELECT file_id, file_name, file_type, file_size, file_hash, process_date, records_count, processing_status, created_at FROM alm_reporting_processed_files;
+DROP TABLE alm_reporting_processed_files;
+ALTER TABLE alm_reporting_processed_files_rebuilt RENAME TO alm_reporting_processed_files;
+CREATE INDEX idx_processed_files_type ON alm_reporting_processed_files(file_type);
+CREATE INDEX idx_processed_files_date ON alm_reporting_processed_files(process_date DESC);
