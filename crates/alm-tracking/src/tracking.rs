@@ -9,6 +9,7 @@ use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
 use migration_core::{Database, dispatch};
 
 use crate::amount::Amount;
+use crate::flex::COMPONENTS;
 use crate::sql::Dialect;
 use crate::{Error, Result, query_error};
 
@@ -145,6 +146,11 @@ fn as_json<S: serde::Serializer>(text: &Option<String>, serializer: S) -> Result
     value.serialize(serializer)
 }
 
+/// The automation's `processing_status` row (`$1`: its name).
+const STATUS_ROW: &str = "SELECT current_state, last_run_date, last_success_date, error_count, updated_at,
+        CAST(configuration AS TEXT) AS configuration
+ FROM alm_reporting.processing_status WHERE process_name = $1";
+
 pub(crate) const HISTORY_COLUMNS: &str = "import_date, import_type, status, CAST(files_processed AS TEXT) AS files_processed, records_imported, started_at, completed_at, error_message";
 
 /// Reads the automation's status.
@@ -152,11 +158,7 @@ pub fn status(db: &Database) -> Result<Status> {
     let mut connection = db.get()?;
     let dialect = Dialect(db.backend());
     dispatch!(connection, conn => {
-        let row = diesel::sql_query(dialect.sql(
-            "SELECT current_state, last_run_date, last_success_date, error_count, updated_at,
-                    CAST(configuration AS TEXT) AS configuration
-             FROM alm_reporting.processing_status WHERE process_name = $1",
-        ))
+        let row = diesel::sql_query(dialect.sql(STATUS_ROW))
         .bind::<Text, _>(PROCESS_NAME)
         .get_result::<StatusRow>(conn)
         .optional()
@@ -215,11 +217,7 @@ pub fn set_config(db: &Database, key: &str, value: &str) -> Result<Configuration
     let dialect = Dialect(db.backend());
     dispatch!(connection, conn => {
         conn.transaction(|conn| {
-            let current = diesel::sql_query(dialect.sql(
-                "SELECT current_state, last_run_date, last_success_date, error_count, updated_at,
-                        CAST(configuration AS TEXT) AS configuration
-                 FROM alm_reporting.processing_status WHERE process_name = $1",
-            ))
+            let current = diesel::sql_query(dialect.sql(STATUS_ROW))
             .bind::<Text, _>(PROCESS_NAME)
             .get_result::<StatusRow>(conn)
             .map_err(query_error("read the configuration"))?;
@@ -319,19 +317,6 @@ struct DateRow {
     #[diesel(sql_type = Date)]
     day: NaiveDate,
 }
-
-/// Change components of a day, in the order they are summed.
-const COMPONENTS: &[&str] = &[
-    "mtm",
-    "realized",
-    "change_in_unrealized",
-    "deposits_withdrawals",
-    "interest",
-    "change_in_interest_accruals",
-    "broker_fees",
-    "commissions",
-    "other_changes",
-];
 
 /// The days from `from` to `to` with no successful import or missing from the NAV
 /// statements, and the NAV continuity breaks.

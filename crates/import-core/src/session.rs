@@ -29,9 +29,6 @@ const COPY_FLUSH_BYTES: usize = 256 * 1024;
 const SQLITE_MAX_PARAMETERS: usize = 2048;
 /// How long an SQLite import waits for another import's merge to commit.
 const SQLITE_IMPORT_BUSY_TIMEOUT_MS: u32 = 300_000;
-/// Page cache of the main and the temporary database during an import (each), in KiB: a
-/// merge fills large indexes; peak memory stays under 100 MB on a million-row file.
-const SQLITE_IMPORT_CACHE_KIB: u32 = 32 * 1024;
 
 /// How to treat invalid rows, and how long an import may take.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,6 +75,11 @@ pub trait Importer {
     /// Where what was imported of each file is kept, so a re-import costs only what is new
     /// (see [`history`](crate::history)); `None`: every file is read whole.
     const HISTORY: Option<History> = None;
+    /// SQLite's page cache of the main and of the temporary database during an import (each),
+    /// in KiB; it also bounds each sort's memory before it spills to disk. The default suits a
+    /// merge that fills large indexes (peak memory under 100 MB on a million-row executions
+    /// file); a domain with a lower memory budget sets less.
+    const SQLITE_CACHE_KIB: u32 = 32 * 1024;
 
     /// The domain whose migrations must be applied and whose write lock the merge holds.
     fn domain(&self) -> &'static Domain;
@@ -140,7 +142,7 @@ impl<'db, I: Importer> Session<'db, I> {
             DbConnection::Sqlite(conn) => {
                 // The connection goes back to the pool afterwards: the guard puts its settings
                 // back, even when the import fails.
-                let (busy, cache) = (SQLITE_IMPORT_BUSY_TIMEOUT_MS.to_string(), format!("-{SQLITE_IMPORT_CACHE_KIB}"));
+                let (busy, cache) = (SQLITE_IMPORT_BUSY_TIMEOUT_MS.to_string(), format!("-{}", I::SQLITE_CACHE_KIB));
                 let settings = [("busy_timeout", busy.as_str()), ("cache_size", &cache), ("temp.cache_size", &cache)];
                 let mut tuned =
                     PragmaGuard::set(conn, &settings).map_err(query_error("tune the connection for the import"))?;

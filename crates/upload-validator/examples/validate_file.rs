@@ -43,11 +43,12 @@ fn main() {
         let before = peak_rss_kb();
         let started = Instant::now();
         let mut total: Option<(upload_validator::Report, u64)> = None;
+        let mut buffer = vec![0; 1 << 20];
         for file in &files {
             let context = context_json
                 .as_deref()
                 .map_or_else(Context::none, |text| Context::from_json(kind, text).expect("read once already"));
-            let (report, typed) = validate(kind, context, file, records);
+            let (report, typed) = validate(kind, context, file, records, &mut buffer);
             total = Some(match total {
                 None => (report, typed),
                 Some((mut sum, sum_typed)) => {
@@ -94,6 +95,7 @@ fn validate(
     context: Context,
     path: &std::path::Path,
     records: bool,
+    buffer: &mut [u8],
 ) -> (upload_validator::Report, u64) {
     let mut validator = Validator::new(kind, context).unwrap_or_else(|e| fail(&e.to_string()));
     let typed = std::rc::Rc::new(std::cell::Cell::new(0u64));
@@ -102,9 +104,8 @@ fn validate(
         validator = validator.on_record(move |_| count.set(count.get() + 1));
     }
     let mut file = std::fs::File::open(path).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
-    let mut buffer = vec![0; 1 << 20];
     loop {
-        let n = file.read(&mut buffer).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+        let n = file.read(buffer).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
         if n == 0 {
             break;
         }
