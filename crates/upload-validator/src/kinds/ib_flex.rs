@@ -121,85 +121,93 @@ enum Class {
     Text,
 }
 
-/// The attributes this kind checks, and the other names it knows (stored without a copy of
-/// the name).
-const KNOWN: &[(&str, Class)] = &[
-    ("quantity", Class::Amount),
-    ("tradePrice", Class::Amount),
-    ("tradeMoney", Class::Amount),
-    ("proceeds", Class::Amount),
-    ("ibCommission", Class::Amount),
-    ("netCash", Class::Amount),
-    ("amount", Class::Amount),
-    ("strike", Class::Amount),
-    ("multiplier", Class::Amount),
-    ("closePrice", Class::Amount),
-    ("cost", Class::Amount),
-    ("fifoPnlRealized", Class::Amount),
-    ("mtmPnl", Class::Amount),
-    ("fxRateToBase", Class::Amount),
-    ("taxes", Class::Amount),
-    ("accruedInt", Class::Amount),
-    ("startingValue", Class::Amount),
-    ("mtm", Class::Amount),
-    ("realized", Class::Amount),
-    ("depositsWithdrawals", Class::Amount),
-    ("interest", Class::Amount),
-    ("changeInInterestAccruals", Class::Amount),
-    ("brokerFees", Class::Amount),
-    ("commissions", Class::Amount),
-    ("changeInUnrealized", Class::Amount),
-    ("endingValue", Class::Amount),
-    ("twr", Class::Amount),
-    ("cash", Class::Amount),
-    ("total", Class::Amount),
-    ("stock", Class::Amount),
-    ("options", Class::Amount),
-    ("startingAccrualBalance", Class::Amount),
-    ("interestAccrued", Class::Amount),
-    ("accrualReversal", Class::Amount),
-    ("endingAccrualBalance", Class::Amount),
-    ("fxTranslation", Class::Amount),
-    ("dividends", Class::Amount),
-    ("withholdingTax", Class::Amount),
-    ("otherFees", Class::Amount),
-    ("reportDate", Class::Date),
-    ("fromDate", Class::Date),
-    ("toDate", Class::Date),
-    ("tradeDate", Class::Date),
-    ("settleDateTarget", Class::Date),
-    ("settleDate", Class::Date),
-    ("expiry", Class::Date),
-    ("date", Class::Date),
-    ("dateTime", Class::Time),
-    ("whenGenerated", Class::Time),
-    ("openDateTime", Class::Time),
-    ("orderTime", Class::Time),
-    ("accountId", Class::Text),
-    ("currency", Class::Text),
-    ("assetCategory", Class::Text),
-    ("symbol", Class::Text),
-    ("description", Class::Text),
-    ("conid", Class::Text),
-    ("underlyingConid", Class::Text),
-    ("underlyingSymbol", Class::Text),
-    ("putCall", Class::Text),
-    ("tradeID", Class::Text),
-    ("transactionID", Class::Text),
-    ("transactionType", Class::Text),
-    ("exchange", Class::Text),
-    ("buySell", Class::Text),
-    ("levelOfDetail", Class::Text),
-    ("ibCommissionCurrency", Class::Text),
-    ("type", Class::Text),
-    ("code", Class::Text),
-    ("ibOrderID", Class::Text),
-    ("openCloseIndicator", Class::Text),
-];
+/// Declares [`known`] from a list of `"name" => Class`: a `match`, so finding a name costs a
+/// length dispatch and a comparison or two, not a scan of the list.
+macro_rules! known_attributes {
+    ($($name:literal => $class:ident,)*) => {
+        /// The attribute's class and its name as a static string, if this kind knows it: the
+        /// attributes it checks, and the other names it stores without a copy.
+        fn known(name: &str) -> Option<(Class, &'static str)> {
+            match name {
+                $($name => Some((Class::$class, $name)),)*
+                _ => None,
+            }
+        }
+    };
+}
 
-/// The attribute's class and its name as a static string, if this kind knows it.
-fn known(name: &str) -> Option<(Class, &'static str)> {
-    KNOWN.iter().find(|(known, _)| *known == name).map(|&(known, class)| (class, known))
+known_attributes! {
+    "quantity" => Amount,
+    "tradePrice" => Amount,
+    "tradeMoney" => Amount,
+    "proceeds" => Amount,
+    "ibCommission" => Amount,
+    "netCash" => Amount,
+    "amount" => Amount,
+    "strike" => Amount,
+    "multiplier" => Amount,
+    "closePrice" => Amount,
+    "cost" => Amount,
+    "fifoPnlRealized" => Amount,
+    "mtmPnl" => Amount,
+    "fxRateToBase" => Amount,
+    "taxes" => Amount,
+    "accruedInt" => Amount,
+    "startingValue" => Amount,
+    "mtm" => Amount,
+    "realized" => Amount,
+    "depositsWithdrawals" => Amount,
+    "interest" => Amount,
+    "changeInInterestAccruals" => Amount,
+    "brokerFees" => Amount,
+    "commissions" => Amount,
+    "changeInUnrealized" => Amount,
+    "endingValue" => Amount,
+    "twr" => Amount,
+    "cash" => Amount,
+    "total" => Amount,
+    "stock" => Amount,
+    "options" => Amount,
+    "startingAccrualBalance" => Amount,
+    "interestAccrued" => Amount,
+    "accrualReversal" => Amount,
+    "endingAccrualBalance" => Amount,
+    "fxTranslation" => Amount,
+    "dividends" => Amount,
+    "withholdingTax" => Amount,
+    "otherFees" => Amount,
+    "reportDate" => Date,
+    "fromDate" => Date,
+    "toDate" => Date,
+    "tradeDate" => Date,
+    "settleDateTarget" => Date,
+    "settleDate" => Date,
+    "expiry" => Date,
+    "date" => Date,
+    "dateTime" => Time,
+    "whenGenerated" => Time,
+    "openDateTime" => Time,
+    "orderTime" => Time,
+    "accountId" => Text,
+    "currency" => Text,
+    "assetCategory" => Text,
+    "symbol" => Text,
+    "description" => Text,
+    "conid" => Text,
+    "underlyingConid" => Text,
+    "underlyingSymbol" => Text,
+    "putCall" => Text,
+    "tradeID" => Text,
+    "transactionID" => Text,
+    "transactionType" => Text,
+    "exchange" => Text,
+    "buySell" => Text,
+    "levelOfDetail" => Text,
+    "ibCommissionCurrency" => Text,
+    "type" => Text,
+    "code" => Text,
+    "ibOrderID" => Text,
+    "openCloseIndicator" => Text,
 }
 
 /// `""`, `-`, `--`, `N/A`: no value.
@@ -342,14 +350,19 @@ fn attributes<'e>(element: &'e Element<'_>, record: u64, out: &mut Out<'_>) -> (
         match attribute {
             Ok(attribute) => list.push(attribute),
             Err(error) => {
-                out.at(Severity::Error, Rule::Xml, place(error.position, record, None), || {
-                    format!("The file is not well-formed XML here: {}.", error.problem)
-                });
+                report_malformed(&error, record, out);
                 return (list, false);
             }
         }
     }
     (list, true)
+}
+
+/// A malformed attribute (rule `xml`).
+fn report_malformed(error: &xml_stream::XmlError, record: u64, out: &mut Out<'_>) {
+    out.at(Severity::Error, Rule::Xml, place(error.position, record, None), || {
+        format!("The file is not well-formed XML here: {}.", error.problem)
+    });
 }
 
 impl Flex {
@@ -404,10 +417,19 @@ impl Flex {
             return;
         };
         let number = self.records + 1;
-        let (given, mut valid) = attributes(element, number, out);
-        let mut stored_attributes: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(given.len());
+        let mut valid = true;
+        let mut stored_attributes: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(32);
         let mut account = None;
-        for attribute in &given {
+        // Read as they come (no list of them first: this runs for every row).
+        for attribute in element.attributes() {
+            let attribute = match attribute {
+                Ok(attribute) => attribute,
+                Err(error) => {
+                    report_malformed(&error, number, out);
+                    valid = false;
+                    break;
+                }
+            };
             let (name, value) = (attribute.name, attribute.value.as_ref());
             if name == "accountId" {
                 if value.trim() == "-" {
