@@ -471,6 +471,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn deadlocks_busy_files_and_lost_connections_are_retried_nothing_else() {
+        use diesel::result::{DatabaseErrorKind, Error as Diesel};
+        let query = |source: Diesel| import_core::Error::Query { context: "merge".into(), source };
+        let database = |kind, message: &str| query(Diesel::DatabaseError(kind, Box::new(message.to_owned())));
+        assert!(transient(&database(DatabaseErrorKind::SerializationFailure, "could not serialize access")));
+        assert!(transient(&database(DatabaseErrorKind::ClosedConnection, "server closed the connection")));
+        assert!(transient(&database(DatabaseErrorKind::Unknown, "deadlock detected")));
+        assert!(transient(&database(DatabaseErrorKind::Unknown, "database is locked")));
+        assert!(!transient(&database(DatabaseErrorKind::UniqueViolation, "duplicate key value")));
+        assert!(!transient(&database(DatabaseErrorKind::Unknown, "syntax error")));
+        assert!(!transient(&import_core::Error::TimedOut { path: "f.xml".into() }));
+        assert!(!transient(&query(Diesel::NotFound)));
+    }
+
+    #[test]
     fn ib_names_give_the_report_type() {
         assert_eq!(type_from_name("NAV_(1244257)_MTD.xml").as_deref(), Some("NAV"));
         assert_eq!(type_from_name("Cash_Transactions_(1257703)_LBD.xml").as_deref(), Some("Cash_Transactions"));
