@@ -59,14 +59,17 @@ impl Position {
 
     /// The position after `bytes`, which start here.
     fn advance(mut self, bytes: &[u8]) -> Position {
-        for &byte in bytes {
-            if byte == b'\n' {
-                self.line += 1;
-                self.column = 1;
-            } else if byte & 0xC0 != 0x80 {
-                // Not a UTF-8 continuation byte: a new character.
-                self.column += 1;
+        // Characters of a line part: bytes that are not UTF-8 continuation bytes (all of them,
+        // for ASCII, checked in one vectorised pass).
+        let characters = |part: &[u8]| -> u64 {
+            if part.is_ascii() { part.len() as u64 } else { part.iter().filter(|&&b| b & 0xC0 != 0x80).count() as u64 }
+        };
+        match bytes.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                self.line += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+                self.column = 1 + characters(&bytes[last + 1..]);
             }
+            None => self.column += characters(bytes),
         }
         self.byte_offset += bytes.len() as u64;
         self

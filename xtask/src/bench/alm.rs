@@ -252,7 +252,7 @@ fn render(rows: &[Row], options: &Options) -> String {
         out,
         "| parse ≥ 20× ibflex | {file_ratio:.1}× ({} MB file), {year_ratio:.1}× (the year) | {} |",
         options.peer_mb,
-        yes(file_ratio >= 20.0)
+        yes(file_ratio >= 20.0 && year_ratio >= 20.0)
     );
     if let Some(parse) = big_parse {
         let peak = parse.peak_mb.unwrap_or(f64::NAN);
