@@ -38,6 +38,11 @@ pub use tracking::{
     set_config, status,
 };
 
+/// The lock every write of the domain takes (the import layer's merges take it too): on
+/// SQLite `BEGIN IMMEDIATE`, so a transaction that reads, then writes, waits its turn instead
+/// of failing with "database is locked" when another run writes first.
+const WRITE_LOCK: migration_core::AdvisoryLock<'static> = migration_core::AdvisoryLock::DomainWrite("alm_tracking");
+
 /// The `alm_tracking` migrations, for PostgreSQL and SQLite.
 pub static MIGRATIONS: migration_core::Domain = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 

@@ -23,7 +23,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 use import_core::{Counts, ImportOptions, ImportReport, Outcome, Session};
-use migration_core::{Database, dispatch};
+use migration_core::{Database, MigrationConnection as _, dispatch};
 use sha2::{Digest as _, Sha256};
 
 use crate::flex::{FileFacts, FlexImporter};
@@ -192,7 +192,8 @@ impl<'db> Run<'db> {
             .bind::<Text, _>(options.import_type.as_str())
             .execute(conn)
             .map_err(query_error("create the date's import_history row"))?;
-            conn.transaction(|conn| {
+            conn.write_transaction(crate::WRITE_LOCK, |conn| {
+                let mark = |conn: &mut _| -> QueryResult<()> {
                 diesel::sql_query(dialect.sql(
                     "UPDATE alm_reporting.import_history SET status = 'PROCESSING', import_type = $2,
                             started_at = CURRENT_TIMESTAMP, completed_at = NULL, error_message = NULL
@@ -209,8 +210,9 @@ impl<'db> Run<'db> {
                 .bind::<Text, _>(PROCESS_NAME)
                 .execute(conn)
                 .map(drop)
+                };
+                mark(conn).map_err(query_error("mark the run as processing"))
             })
-            .map_err(query_error("mark the run as processing"))
         })?;
         Ok(Run {
             db,
@@ -334,7 +336,8 @@ impl<'db> Run<'db> {
         let date = self.options.date;
         let mut connection = self.db.get()?;
         let history = dispatch!(connection, conn => {
-            conn.transaction(|conn| {
+            conn.write_transaction(crate::WRITE_LOCK, |conn| {
+                let record = |conn: &mut _| -> QueryResult<HistoryRow> {
                 let before = diesel::sql_query(dialect.sql(&format!(
                     "SELECT {HISTORY_COLUMNS} FROM alm_reporting.import_history WHERE import_date = $1"
                 )))
@@ -379,8 +382,9 @@ impl<'db> Run<'db> {
                 )))
                 .bind::<Date, _>(date)
                 .get_result::<HistoryRow>(conn)
+                };
+                record(conn).map_err(query_error("record the run's end in import_history and processing_status"))
             })
-            .map_err(query_error("record the run's end in import_history and processing_status"))
         })?;
         let continuity = match self.session.importer().days_seen() {
             Some((from, to)) => tracking::gaps(self.db, from, to)?.continuity,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike as _, NaiveDate, NaiveDateTime, Weekday};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Integer, Nullable, Text, Timestamp};
-use migration_core::{Database, dispatch};
+use migration_core::{Database, MigrationConnection as _, dispatch};
 
 use crate::amount::Amount;
 use crate::flex::COMPONENTS;
@@ -216,7 +216,7 @@ pub fn set_config(db: &Database, key: &str, value: &str) -> Result<Configuration
     let mut connection = db.get()?;
     let dialect = Dialect(db.backend());
     dispatch!(connection, conn => {
-        conn.transaction(|conn| {
+        conn.write_transaction(crate::WRITE_LOCK, |conn| {
             let current = diesel::sql_query(dialect.sql(STATUS_ROW))
             .bind::<Text, _>(PROCESS_NAME)
             .get_result::<StatusRow>(conn)
