@@ -4,6 +4,7 @@
 mod common;
 
 use common::{intake, stdout};
+use migration_core::Backend;
 use migration_core::Snapshot;
 use test_support::{TestDatabase, on_both_backends};
 
@@ -32,7 +33,9 @@ fn verify_proves_every_migration_reverses(db: &TestDatabase) {
     let report: serde_json::Value =
         serde_json::from_str(&stdout(&intake(db.url(), &["migrate", "verify", "--json"]))).unwrap();
     assert!(report["failure"].is_null(), "{report}");
-    let all = execution_dedup::MIGRATIONS.migrations().len() + alm_tracking::MIGRATIONS.migrations().len();
+    let all = execution_dedup::MIGRATIONS.migrations().len()
+        + alm_tracking::MIGRATIONS.migrations().len()
+        + market_data::MIGRATIONS.migrations().len();
     assert_eq!(report["verified"].as_array().unwrap().len(), all);
 }
 
@@ -42,7 +45,7 @@ fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
     assert!(clean.contains("no drift"), "{clean}");
     assert!(
         stdout(&intake(db.url(), &["migrate", "status"]))
-            .contains("\nno drift: the schema is what its 13 applied migration(s) produce")
+            .contains("\nno drift: the schema is what its 18 applied migration(s) produce")
     );
     db.database()
         .get()
@@ -77,13 +80,25 @@ fn the_lint_flags_seed_004s_redundant_index(db: &TestDatabase) {
 
 fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     let output = stdout(&intake(db.url(), &["migrate", "plan"]));
-    assert!(output.contains("13 migration(s) would be applied"), "{output}");
+    assert!(output.contains("18 migration(s) would be applied"), "{output}");
     assert!(output.contains("== execution_dedup/20251003000000_create_imported_executions (in one transaction)"));
     assert!(output.contains("CREATE TABLE imported_executions"), "shows the exact SQL: {output}");
-    // The redundant index seed 004 creates is dropped by a later pending migration, so the
-    // schema the plan ends with has none (the lint's own tests cover each rule).
+    // The redundant indexes seeds 004 and 000 create are dropped by later pending migrations,
+    // so the plan flags none (the lint's own tests cover each rule). What it does flag is seed
+    // 001's starting point, true of it until its own migrations change it: the CASCADEs, and
+    // on PostgreSQL the DECIMAL → FLOAT rewrite and the deleted_at indexes built in place.
     assert!(output.contains("== execution_dedup/20251201000000_drop_redundant_execution_id_index"), "{output}");
-    assert!(output.contains("0 lint warning(s)"), "{output}");
+    let warnings: Vec<&str> = output.lines().filter(|l| l.contains(": warning[")).collect();
+    let expected = match db.backend() {
+        Backend::Postgres => 14,
+        Backend::Sqlite => 7,
+    };
+    assert!(output.contains(&format!("\n{expected} lint warning(s)")), "{output}");
+    for warning in &warnings {
+        let seed_001 = warning.starts_with("migrations/market_data/");
+        let rule = ["[cascade]", "[type-rewrite]", "[index-not-concurrent]"].iter().any(|r| warning.contains(r));
+        assert!(seed_001 && rule, "{warning}");
+    }
     let status: serde_json::Value =
         serde_json::from_str(&stdout(&intake(db.url(), &["migrate", "status", "--json", "--no-drift"]))).unwrap();
     assert!(status["migrations"].as_array().unwrap().iter().all(|m| m["state"] == "pending"), "{status}");

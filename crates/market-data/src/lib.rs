@@ -1,0 +1,26 @@
+//! Market data integrity (seed 001): the market data schema as it stood before the seed's
+//! phase, then its four migrations: lean indexes on `market_data` and `alert_logs`,
+//! DECIMAL(12,4) → double precision (exact to 4 decimals, see [`price`]), soft delete
+//! (`deleted_at`) and RESTRICT instead of CASCADE. On SQLite the type and foreign-key changes
+//! use SQLite's documented table rebuild inside the migration's transaction.
+//!
+//! ```
+//! let db = migration_core::Database::connect(":memory:")?;
+//! migration_core::Migrator::new([&market_data::MIGRATIONS])?.run(&db, None)?;
+//! # Ok::<(), migration_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod price;
+
+/// The `market_data` migrations, for PostgreSQL and SQLite.
+pub static MIGRATIONS: migration_core::Domain = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migration_metadata_is_valid() {
+        super::MIGRATIONS.validate().unwrap();
+    }
+}

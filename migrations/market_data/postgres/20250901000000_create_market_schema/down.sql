@@ -1,0 +1,4 @@
+DROP TABLE alert_logs;
+DROP TABLE market_data;
+DROP TABLE alert_rules;
+DROP TABLE instruments;
