@@ -18,8 +18,7 @@ impl Dialect {
     pub(crate) fn sql(self, statement: &str) -> String {
         match self.0 {
             Backend::Postgres => statement.replace("CURRENT_TIMESTAMP", "(CURRENT_TIMESTAMP AT TIME ZONE 'UTC')"),
-            Backend::Sqlite => statement
-                .replace('$', "?")
+            Backend::Sqlite => migration_core::sql::parameters_for(self.0, statement)
                 .replace("alm_reporting.", "alm_reporting_")
                 .replace(" AS JSONB)", " AS TEXT)"),
         }

@@ -4,6 +4,12 @@
 //! (`deleted_at`) and RESTRICT instead of CASCADE. On SQLite the type and foreign-key changes
 //! use SQLite's documented table rebuild inside the migration's transaction.
 //!
+//! Reads ([`ticks`], [`latest`]) leave soft-deleted rows out unless given
+//! [`Deleted::Include`]; [`soft_delete`] and [`restore`] mark rows, [`purge`] removes for good
+//! the rows soft-deleted before a date; [`delete_instrument`] and [`delete_alert_rule`] refuse
+//! a parent that rows refer to, naming each table and its count. [`Tick`] serialises prices
+//! with exactly 4 decimals.
+//!
 //! ```
 //! let db = migration_core::Database::connect(":memory:")?;
 //! migration_core::Migrator::new([&market_data::MIGRATIONS])?.run(&db, None)?;
@@ -13,6 +19,12 @@
 #![deny(missing_docs)]
 
 pub mod price;
+mod store;
+
+pub use store::{
+    Deleted, Error, PurgeSummary, Table, Tick, delete_alert_rule, delete_instrument, instrument_id, latest, purge,
+    restore, soft_delete, ticks,
+};
 
 /// The `market_data` migrations, for PostgreSQL and SQLite.
 pub static MIGRATIONS: migration_core::Domain = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));

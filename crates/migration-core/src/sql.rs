@@ -220,3 +220,23 @@ mod tests {
         assert_eq!(texts("PREPARE p AS SELECT $1; SELECT 2;").len(), 2);
     }
 }
+
+/// `statement`, written with PostgreSQL's numbered parameters (`$1`, `$2`, ...), for
+/// `backend`: SQLite's are `?1`, `?2`, ... . For statements whose only `$` are parameters
+/// (no dollar quoting), as the domain crates write their queries once for both backends.
+pub fn parameters_for(backend: crate::Backend, statement: &str) -> std::borrow::Cow<'_, str> {
+    match backend {
+        crate::Backend::Postgres => std::borrow::Cow::Borrowed(statement),
+        crate::Backend::Sqlite => std::borrow::Cow::Owned(statement.replace('$', "?")),
+    }
+}
+
+#[cfg(test)]
+mod parameter_tests {
+    #[test]
+    fn numbered_parameters_in_each_dialect() {
+        let statement = "UPDATE t SET a = $1 WHERE id = $2";
+        assert_eq!(super::parameters_for(crate::Backend::Postgres, statement), statement);
+        assert_eq!(super::parameters_for(crate::Backend::Sqlite, statement), "UPDATE t SET a = ?1 WHERE id = ?2");
+    }
+}
