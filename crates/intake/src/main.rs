@@ -9,6 +9,7 @@ use std::io::IsTerminal as _;
 mod alm;
 mod executions;
 mod imports;
+mod market;
 mod migrate;
 mod output;
 
@@ -43,6 +44,8 @@ enum Command {
     Executions(executions::ExecutionsArgs),
     /// ALM: import IB Flex reports in append mode; status, history, gaps, configuration.
     Alm(alm::AlmArgs),
+    /// Market data: ticks with 4-decimal prices, soft delete, restore, purge.
+    MarketData(market::MarketArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Migrate(args) => migrate::execute(&cli.database_url, cli.json, args),
         Command::Executions(args) => executions::execute(&cli.database_url, cli.json, args),
         Command::Alm(args) => alm::execute(&cli.database_url, cli.json, args),
+        Command::MarketData(args) => market::execute(&cli.database_url, cli.json, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
