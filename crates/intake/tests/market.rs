@@ -5,7 +5,6 @@
 mod common;
 
 use common::{intake, stdout};
-use diesel::connection::SimpleConnection as _;
 use test_support::{TestDatabase, on_both_backends};
 
 fn soft_delete_purge_and_restrict_through_the_cli(db: &TestDatabase) {
