@@ -1,6 +1,5 @@
 //! The data the market data tests share.
 
-use diesel::connection::SimpleConnection as _;
 use test_support::TestDatabase;
 
 /// Instruments, rules, ticks (the DECIMAL(12,4) edges among them) and alert logs.
