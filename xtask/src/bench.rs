@@ -9,16 +9,18 @@ use std::process::Command;
 use crate::shell::{self, step};
 
 mod alm;
+mod market;
 mod migrate;
 mod payloads;
 mod validate;
 
 const USAGE: &str = "\
-cargo xtask bench <dedup|validate|migrate|alm> [OPTIONS]
+cargo xtask bench <dedup|validate|migrate|alm|market-data> [OPTIONS]
 
   validate: the upload validator natively and in Chromium (see `cargo xtask bench validate --help`)
   migrate:  the migration core's overhead, and the schema beside alembic (see `cargo xtask bench migrate --help`)
   alm:      the IB Flex import against the ibflex library (see `cargo xtask bench alm --help`)
+  market-data: seed 001's claims, measured (see `cargo xtask bench market-data --help`)
 
 cargo xtask bench dedup [OPTIONS]
 
@@ -45,6 +47,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some("validate") => validate::run(&args[1..]),
         Some("migrate") => migrate::run(&args[1..]),
         Some("alm") => alm::run(&args[1..]),
+        Some("market-data") => market::run(&args[1..]),
         Some("--help" | "-h" | "help") | None => {
             print!("{USAGE}");
             Ok(())

@@ -169,15 +169,20 @@ pub fn ticks(
     .map_err(query_error("read market_data"))
 }
 
-/// The latest tick of each instrument (the seed's "latest price per instrument").
+/// The latest tick of each instrument (the seed's "latest price per instrument"): each
+/// instrument's newest time found once, then its ticks at that time (a subquery per row would
+/// scan the table per row once the seed drops `ix_market_data_latest`).
 pub fn latest(db: &Database, deleted: Deleted) -> Result<Vec<Tick>, Error> {
     let statement = format!(
-        "SELECT {TICK_COLUMNS} FROM market_data m
-         WHERE {} AND \"timestamp\" = (SELECT max(\"timestamp\") FROM market_data l
-                                  WHERE l.instrument_id = m.instrument_id AND {})
-         ORDER BY instrument_id, id",
-        deleted.condition("m."),
-        deleted.condition("l."),
+        "SELECT {columns} FROM market_data m
+         JOIN (SELECT instrument_id, max(\"timestamp\") AS newest FROM market_data WHERE {live}
+               GROUP BY instrument_id) l
+           ON l.instrument_id = m.instrument_id AND m.\"timestamp\" = l.newest
+         WHERE {live_m}
+         ORDER BY m.instrument_id, m.id",
+        columns = TICK_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", "),
+        live = deleted.condition(""),
+        live_m = deleted.condition("m."),
     );
     let mut connection = db.get()?;
     dispatch!(connection, conn => diesel::sql_query(&statement).load::<Tick>(conn))
