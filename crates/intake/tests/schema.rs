@@ -45,7 +45,7 @@ fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
     assert!(clean.contains("no drift"), "{clean}");
     assert!(
         stdout(&intake(db.url(), &["migrate", "status"]))
-            .contains("\nno drift: the schema is what its 18 applied migration(s) produce")
+            .contains("\nno drift: the schema is what its 19 applied migration(s) produce")
     );
     db.database()
         .get()
@@ -80,7 +80,7 @@ fn the_lint_flags_seed_004s_redundant_index(db: &TestDatabase) {
 
 fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     let output = stdout(&intake(db.url(), &["migrate", "plan"]));
-    assert!(output.contains("18 migration(s) would be applied"), "{output}");
+    assert!(output.contains("19 migration(s) would be applied"), "{output}");
     assert!(output.contains("== execution_dedup/20251003000000_create_imported_executions (in one transaction)"));
     assert!(output.contains("CREATE TABLE imported_executions"), "shows the exact SQL: {output}");
     // The redundant indexes seeds 004 and 000 create are dropped by later pending migrations,

@@ -8,7 +8,9 @@
 //!    migration (its time; on PostgreSQL the table is locked ACCESS EXCLUSIVE throughout), then
 //!    the same over DOUBLE PRECISION (the seed's 2–3× claim);
 //! 3. the kept query shapes (latest price per instrument, an instrument's hour) with the
-//!    pre-phase indexes and after (the seed's "query performance maintained").
+//!    pre-phase indexes, after the seed's index migrations (the seed's "query performance
+//!    maintained"), and after every migration (with `20251202000000_index_instrument_time`,
+//!    which restores the (instrument, time) index the seed's drops left none of).
 //!
 //! Each query figure is the median of 5 runs.
 
@@ -49,13 +51,22 @@ fn main() {
     let after_md = insert_ticks(&db, insert_rows);
     let after_al = insert_logs(&db, insert_rows / 4);
     empty(&db);
+    // Every migration: the seed's, and the index it left out (20251202000000).
+    migrate(all.len());
+    let final_md = insert_ticks(&db, insert_rows);
+    empty(&db);
     out.push(row("INSERT market_data, pre-phase indexes (rows/s)", before_md, None));
-    out.push(row("INSERT market_data, after the index migrations (rows/s)", after_md, Some(after_md / before_md)));
+    out.push(row(
+        "INSERT market_data, after the seed's index migrations (rows/s)",
+        after_md,
+        Some(after_md / before_md),
+    ));
+    out.push(row("INSERT market_data, every migration (rows/s)", final_md, Some(final_md / before_md)));
     out.push(row("INSERT alert_logs, 11 indexes (rows/s)", before_al, None));
     out.push(row("INSERT alert_logs, 4 indexes (rows/s)", after_al, Some(after_al / before_al)));
 
     // 2. and 3. on `rows` ticks: the pre-phase schema, then the rest of the migrations.
-    Migrator::new([upto(3)])
+    Migrator::new([upto(all.len())])
         .unwrap()
         .rollback(&db, Some("market_data"), &migration_core::RollbackTarget::To(all[0].version.into()))
         .unwrap();
@@ -65,11 +76,18 @@ fn main() {
     migrate(3);
     let (latest_after, hour_after) = shapes(&db);
     let decimal = median(|| aggregates(&db));
+    // PostgreSQL's NUMERIC as its own text (always 4 decimals); SQLite's DECIMAL column
+    // already held doubles.
+    let before = prices(&db, db.backend() == Backend::Postgres);
     let started = Instant::now();
     migrate(4);
     let conversion = started.elapsed().as_secs_f64();
+    // Every row, before and after, as 4-decimal text.
+    let after = prices(&db, false);
+    let differing = before.iter().zip(&after).filter(|(a, b)| a != b).count() + before.len().abs_diff(after.len());
     let float = median(|| aggregates(&db));
-    migrate(5);
+    migrate(all.len());
+    let (latest_final, hour_final) = shapes(&db);
     out.push(row("SUM, AVG, STDDEV, VWAP over DECIMAL(12,4) (s)", decimal, None));
     out.push(row("the same over DOUBLE PRECISION (s)", float, Some(decimal / float)));
     out.push(row(
@@ -80,10 +98,18 @@ fn main() {
         conversion,
         None,
     ));
+    out.push(row("rows whose 4-decimal price differs after the conversion", differing as f64, None));
+    out.push(row("rows compared", before.len() as f64, None));
     out.push(row("latest price per instrument, pre-phase indexes (s)", latest_before, None));
-    out.push(row("latest price per instrument, after (s)", latest_after, Some(latest_before / latest_after)));
+    out.push(row(
+        "latest price per instrument, after the seed's (s)",
+        latest_after,
+        Some(latest_before / latest_after),
+    ));
+    out.push(row("latest price per instrument, every migration (s)", latest_final, Some(latest_before / latest_final)));
     out.push(row("one instrument's hour, pre-phase indexes (s)", hour_before, None));
-    out.push(row("one instrument's hour, after (s)", hour_after, Some(hour_before / hour_after)));
+    out.push(row("one instrument's hour, after the seed's (s)", hour_after, Some(hour_before / hour_after)));
+    out.push(row("one instrument's hour, every migration (s)", hour_final, Some(hour_before / hour_final)));
 
     println!("| {} ({} rows, {} inserted) | value | ratio |\n|---|---|---|", label(backend), rows, insert_rows);
     for line in out {
@@ -99,7 +125,7 @@ fn label(backend: Backend) -> &'static str {
 }
 
 fn row(what: &str, value: f64, ratio: Option<f64>) -> String {
-    let value = if value >= 100.0 { format!("{value:.0}") } else { format!("{value:.4}") };
+    let value = if value >= 100.0 || value.fract() == 0.0 { format!("{value:.0}") } else { format!("{value:.4}") };
     format!("| {what} | {value} | {} |", ratio.map_or_else(|| "–".to_owned(), |r| format!("{r:.2}×")))
 }
 
@@ -225,6 +251,36 @@ fn aggregates(db: &Database) -> f64 {
     let sql = "SELECT CAST(sum(price) + avg(price) + (avg(price * price) - avg(price) * avg(price))
                       + sum(price * volume) / sum(volume) AS DOUBLE PRECISION) AS total FROM market_data";
     timed_query(db, sql)
+}
+
+#[derive(QueryableByName)]
+struct Price {
+    #[diesel(sql_type = Double)]
+    price: f64,
+}
+
+#[derive(QueryableByName)]
+struct PriceText {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    price: String,
+}
+
+/// Every price, in id order, with exactly 4 decimals: the column's own text (`as_text`, for
+/// PostgreSQL's NUMERIC), or its double as the API writes it.
+fn prices(db: &Database, as_text: bool) -> Vec<String> {
+    let mut connection = db.get().unwrap();
+    if as_text {
+        let rows: Vec<PriceText> = migration_core::dispatch!(connection, conn => diesel::sql_query(
+            "SELECT CAST(price AS TEXT) AS price FROM market_data ORDER BY id"
+        ).load(conn))
+        .unwrap();
+        return rows.into_iter().map(|p| p.price).collect();
+    }
+    let rows: Vec<Price> = migration_core::dispatch!(connection, conn => diesel::sql_query(
+        "SELECT CAST(price AS DOUBLE PRECISION) AS price FROM market_data ORDER BY id"
+    ).load(conn))
+    .unwrap();
+    rows.into_iter().map(|p| market_data::price::to_text(p.price).unwrap_or_default()).collect()
 }
 
 fn latest(db: &Database) -> f64 {

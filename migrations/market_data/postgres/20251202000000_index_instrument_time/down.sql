@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS ix_market_data_instrument_timestamp;

@@ -1,0 +1,1 @@
+DROP INDEX ix_market_data_instrument_timestamp;
