@@ -387,7 +387,7 @@ impl<'db> Run<'db> {
             })
         })?;
         let continuity = match self.session.importer().days_seen() {
-            Some((from, to)) => tracking::gaps(self.db, from, to)?.continuity,
+            Some((from, to)) => tracking::continuity_between(self.db, from, to)?,
             None => Vec::new(),
         };
         Ok(RunSummary { history, records_imported: records, continuity, archived, pruned })

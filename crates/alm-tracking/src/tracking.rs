@@ -153,20 +153,27 @@ const STATUS_ROW: &str = "SELECT current_state, last_run_date, last_success_date
 
 pub(crate) const HISTORY_COLUMNS: &str = "import_date, import_type, status, CAST(files_processed AS TEXT) AS files_processed, records_imported, started_at, completed_at, error_message";
 
+/// The `ALM_DAILY_AUTOMATION` row; an error if a migration's default row is gone.
+fn status_row(db: &Database) -> Result<StatusRow> {
+    let mut connection = db.get()?;
+    let dialect = Dialect(db.backend());
+    let row = dispatch!(connection, conn => diesel::sql_query(dialect.sql(STATUS_ROW))
+        .bind::<Text, _>(PROCESS_NAME)
+        .get_result::<StatusRow>(conn)
+        .optional())
+    .map_err(query_error("read processing_status"))?;
+    row.ok_or_else(|| Error::Config {
+        key: PROCESS_NAME.into(),
+        reason: "its processing_status row is missing; apply the alm_tracking migrations again".into(),
+    })
+}
+
 /// Reads the automation's status.
 pub fn status(db: &Database) -> Result<Status> {
+    let row = status_row(db)?;
     let mut connection = db.get()?;
     let dialect = Dialect(db.backend());
     dispatch!(connection, conn => {
-        let row = diesel::sql_query(dialect.sql(STATUS_ROW))
-        .bind::<Text, _>(PROCESS_NAME)
-        .get_result::<StatusRow>(conn)
-        .optional()
-        .map_err(query_error("read processing_status"))?
-        .ok_or_else(|| Error::Config {
-            key: PROCESS_NAME.into(),
-            reason: "its processing_status row is missing; apply the alm_tracking migrations again".into(),
-        })?;
         let total = |conn: &mut _, table: &str| {
             diesel::sql_query(format!("SELECT count(*) AS n FROM {}", dialect.table(table)))
                 .get_result::<Total>(conn)
@@ -194,9 +201,10 @@ pub fn status(db: &Database) -> Result<Status> {
     })
 }
 
-/// Reads the configuration (the seed's defaults where a key is missing).
+/// Reads the configuration (the seed's defaults where a key is missing): the status row
+/// alone, not the counts `status` adds (a run reads it at every start).
 pub(crate) fn configuration(db: &Database) -> Result<Configuration> {
-    status(db).map(|s| s.configuration)
+    status_row(db).map(|row| Configuration::from_json(row.configuration.as_deref()))
 }
 
 /// Sets one configuration key of `ALM_DAILY_AUTOMATION` (see [`CONFIG_KEYS`]); other keys in
@@ -328,30 +336,16 @@ pub fn gaps(db: &Database, from: NaiveDate, to: NaiveDate) -> Result<GapReport> 
         .collect();
     let dialect = Dialect(db.backend());
     let mut connection = db.get()?;
-    let (succeeded, days) = dispatch!(connection, conn => {
-        let succeeded = diesel::sql_query(dialect.sql(
+    let succeeded = dispatch!(connection, conn => diesel::sql_query(dialect.sql(
             "SELECT import_date AS day FROM alm_reporting.import_history
              WHERE status = 'SUCCESS' AND import_date BETWEEN $1 AND $2",
         ))
         .bind::<Date, _>(from)
         .bind::<Date, _>(to)
-        .load::<DateRow>(conn)
-        .map_err(query_error("read import_history"))?;
-        let components: Vec<String> = COMPONENTS.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
-        let days = diesel::sql_query(dialect.sql(&format!(
-            "SELECT account_id, summary_date, CAST(starting_value AS TEXT) AS starting_value,
-                    {concat} AS components, CAST(ending_value AS TEXT) AS ending_value
-             FROM alm_reporting.daily_summary WHERE summary_date BETWEEN $1 AND $2
-             ORDER BY account_id, summary_date",
-            // The components as one `a|b|...` text (an empty part is NULL).
-            concat = components.iter().map(|c| format!("coalesce({c}, '')")).collect::<Vec<_>>().join(" || '|' || "),
-        )))
-        .bind::<Date, _>(from.pred_opt().unwrap_or(from))
-        .bind::<Date, _>(to)
-        .load::<DayRow>(conn)
-        .map_err(query_error("read daily_summary"))?;
-        Ok::<_, Error>((succeeded, days))
-    })?;
+        .load::<DateRow>(conn))
+    .map_err(query_error("read import_history"))?;
+    drop(connection);
+    let days = days_between(db, from, to)?;
     let succeeded: std::collections::BTreeSet<NaiveDate> = succeeded.into_iter().map(|r| r.day).collect();
     let mut gaps: Vec<Gap> = business_days
         .iter()
@@ -373,6 +367,33 @@ pub fn gaps(db: &Database, from: NaiveDate, to: NaiveDate) -> Result<GapReport> 
     gaps.sort_by(|a, b| (a.date, &a.account_id).cmp(&(b.date, &b.account_id)));
     let continuity = continuity(&days).into_iter().filter(|w| w.date >= from).collect();
     Ok(GapReport { from, to, gaps, continuity })
+}
+
+/// The NAV continuity breaks from `from` to `to` (a run checks the days it imported).
+pub(crate) fn continuity_between(db: &Database, from: NaiveDate, to: NaiveDate) -> Result<Vec<ContinuityWarning>> {
+    let days = days_between(db, from, to)?;
+    Ok(continuity(&days).into_iter().filter(|w| w.date >= from).collect())
+}
+
+/// Each account's stored days from the day before `from` (what the first day follows) to `to`,
+/// sorted by account and date.
+fn days_between(db: &Database, from: NaiveDate, to: NaiveDate) -> Result<Vec<DayRow>> {
+    let dialect = Dialect(db.backend());
+    let components: Vec<String> = COMPONENTS.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
+    let statement = dialect.sql(&format!(
+        "SELECT account_id, summary_date, CAST(starting_value AS TEXT) AS starting_value,
+                {concat} AS components, CAST(ending_value AS TEXT) AS ending_value
+         FROM alm_reporting.daily_summary WHERE summary_date BETWEEN $1 AND $2
+         ORDER BY account_id, summary_date",
+        // The components as one `a|b|...` text (an empty part is NULL).
+        concat = components.iter().map(|c| format!("coalesce({c}, '')")).collect::<Vec<_>>().join(" || '|' || "),
+    ));
+    let mut connection = db.get()?;
+    dispatch!(connection, conn => diesel::sql_query(&statement)
+        .bind::<Date, _>(from.pred_opt().unwrap_or(from))
+        .bind::<Date, _>(to)
+        .load::<DayRow>(conn))
+    .map_err(query_error("read daily_summary"))
 }
 
 /// Breaks in each account's NAV: a day whose starting value is not the previous day's ending
