@@ -86,19 +86,31 @@ fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     // The redundant indexes seeds 004 and 000 create are dropped by later pending migrations,
     // so the plan flags none (the lint's own tests cover each rule). What it does flag is seed
     // 001's starting point, true of it until its own migrations change it: the CASCADEs, and
-    // on PostgreSQL the DECIMAL → FLOAT rewrite and the deleted_at indexes built in place.
+    // on PostgreSQL the DECIMAL → FLOAT rewrite and the deleted_at indexes built in place; and
+    // that rolling that conversion back rounds what was written since (one per price column).
     assert!(output.contains("== execution_dedup/20251201000000_drop_redundant_execution_id_index"), "{output}");
     let warnings: Vec<&str> = output.lines().filter(|l| l.contains(": warning[")).collect();
     let expected = match db.backend() {
-        Backend::Postgres => 14,
-        Backend::Sqlite => 7,
+        Backend::Postgres => 14 + 8,
+        Backend::Sqlite => 7 + 8,
     };
     assert!(output.contains(&format!("\n{expected} lint warning(s)")), "{output}");
     for warning in &warnings {
         let seed_001 = warning.starts_with("migrations/market_data/");
-        let rule = ["[cascade]", "[type-rewrite]", "[index-not-concurrent]"].iter().any(|r| warning.contains(r));
+        let rule = ["[cascade]", "[type-rewrite]", "[index-not-concurrent]", "[lossy-down]"]
+            .iter()
+            .any(|r| warning.contains(r));
         assert!(seed_001 && rule, "{warning}");
     }
+    let lossy: Vec<&&str> = warnings.iter().filter(|w| w.contains("[lossy-down]")).collect();
+    assert_eq!(lossy.len(), 8, "{lossy:#?}");
+    let down =
+        format!("migrations/market_data/{}/20250901000300_convert_decimal_to_float/down.sql:", db.backend().folder());
+    assert!(
+        lossy.iter().any(|w| w.starts_with(&down)
+            && w.ends_with("rolling back turns market_data.price from double back to numeric(12,4): a value written since with more than 4 decimals is rounded to 4, and one with more than 8 integer digits makes the rollback fail; roll back only while nothing of the kind was written, or keep a copy first")),
+        "{lossy:#?}"
+    );
     let status: serde_json::Value =
         serde_json::from_str(&stdout(&intake(db.url(), &["migrate", "status", "--json", "--no-drift"]))).unwrap();
     assert!(status["migrations"].as_array().unwrap().iter().all(|m| m["state"] == "pending"), "{status}");

@@ -11,6 +11,7 @@
 //! | `type-rewrite` | PostgreSQL: `ALTER COLUMN ... TYPE` that rewrites the table under an `ACCESS EXCLUSIVE` lock (anything but widening a `varchar`, `varchar` → `text`, or more `numeric` precision at the same scale) |
 //! | `not-in-transaction` | a statement that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`, ...) in a migration that does not opt out, or SQLite's `PRAGMA foreign_keys`, which does nothing inside one |
 //! | `redundant-index` | an index whose columns lead another index or a unique or primary key of the same table: it costs every write and serves no query the other cannot |
+//! | `lossy-down` | a column this migration changes to a type that holds more (`numeric(12,4)` → `double`, `integer` → `bigint`, ...): its `down.sql` must put the narrower type back, rounding or refusing the values written in between |
 
 use std::fmt;
 
@@ -303,6 +304,99 @@ pub fn lint_migration(
     findings
 }
 
+/// `lossy-down`: the columns whose type differs between `before` (the schema `down.sql`
+/// restores, as `verify` proves) and `after` (the schema after `up.sql`) where the type before
+/// holds less, so a rollback must round or refuse what was written in between. Each finding
+/// names the `down.sql` and the first line that mentions the column.
+pub fn lossy_down(
+    domain: &Domain,
+    migration: &MigrationFiles,
+    backend: Backend,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> Vec<LintFinding> {
+    let file = migration.path(domain, backend, Direction::Down);
+    let script = migration.script(backend, Direction::Down);
+    let type_of = |object: &crate::snapshot::SchemaObject| object.definition.split(' ').next().unwrap_or("").to_owned();
+    let mut findings = Vec::new();
+    for column in after.objects.iter().filter(|o| o.kind == Kind::Column) {
+        let Some(old) = before.objects.iter().find(|o| o.kind == Kind::Column && o.name == column.name) else {
+            continue;
+        };
+        let (now, restored) = (type_of(column), type_of(old));
+        let Some(loss) = narrowing_loss(&now, &restored) else { continue };
+        let name = column.name.rsplit('.').next().unwrap_or(&column.name);
+        let line = script
+            .lines()
+            .position(|line| words(line).iter().any(|w| unqualified(w.text).eq_ignore_ascii_case(name)))
+            .map_or(1, |i| i + 1);
+        findings.push(LintFinding {
+            rule: "lossy-down",
+            domain: Some(domain.name()),
+            file: file.clone(),
+            line,
+            message: format!(
+                "rolling back turns {} from {now} back to {restored}: {loss}; roll back only while nothing of the kind was written, or keep a copy first",
+                column.name
+            ),
+        });
+    }
+    findings
+}
+
+/// What a column loses when it goes back from type `from` to the narrower type `to`
+/// (normalised types), or `None` when `to` holds every value of `from`.
+fn narrowing_loss(from: &str, to: &str) -> Option<String> {
+    fn split(t: &str) -> (&str, Vec<u32>) {
+        match t.split_once('(') {
+            Some((base, rest)) => {
+                (base, rest.trim_end_matches(')').split(',').filter_map(|n| n.trim().parse().ok()).collect())
+            }
+            None => (t, Vec::new()),
+        }
+    }
+    let ((from_base, from_modifier), (to_base, to_modifier)) = (split(from), split(to));
+    let integer_rank = |base: &str| ["smallint", "integer", "bigint"].iter().position(|b| *b == base);
+    match (from_base, to_base) {
+        ("double" | "real", "numeric") => {
+            let scale = to_modifier.get(1).copied().unwrap_or(0);
+            let digits = to_modifier.first().map(|precision| precision.saturating_sub(scale));
+            Some(match digits {
+                Some(digits) => format!(
+                    "a value written since with more than {scale} decimals is rounded to {scale}, and one with more than {digits} integer digits makes the rollback fail"
+                ),
+                None => "a value written since is rounded to the nearest decimal the float stands for".to_owned(),
+            })
+        }
+        ("double", "real") => Some("a value written since keeps only about 7 significant digits".to_owned()),
+        ("numeric", "numeric") => {
+            let (from_scale, to_scale) =
+                (from_modifier.get(1).copied().unwrap_or(0), to_modifier.get(1).copied().unwrap_or(0));
+            let integer_digits = |m: &[u32], scale: u32| m.first().map(|p| p.saturating_sub(scale));
+            let mut losses = Vec::new();
+            if !to_modifier.is_empty() && (from_modifier.is_empty() || to_scale < from_scale) {
+                losses
+                    .push(format!("a value written since with more than {to_scale} decimals is rounded to {to_scale}"));
+            }
+            if let Some(to_digits) = integer_digits(&to_modifier, to_scale)
+                && integer_digits(&from_modifier, from_scale).is_none_or(|from_digits| from_digits > to_digits)
+            {
+                losses.push(format!("one with more than {to_digits} integer digits makes the rollback fail"));
+            }
+            (!losses.is_empty()).then(|| losses.join(", and "))
+        }
+        (from_base, to_base) if integer_rank(to_base) < integer_rank(from_base) && integer_rank(to_base).is_some() => {
+            Some(format!("a value written since outside {to_base}'s range makes the rollback fail"))
+        }
+        ("text" | "varchar", "varchar" | "char") => {
+            let limit = to_modifier.first()?;
+            let longer = from_base == "text" || from_modifier.first().is_none_or(|from_limit| from_limit > limit);
+            longer.then(|| format!("a text written since longer than {limit} characters makes the rollback fail"))
+        }
+        _ => None,
+    }
+}
+
 /// For the `TYPE` at `at` in `ALTER [COLUMN] c [SET DATA] TYPE t`, the column `c`.
 fn altered_column<'a>(words: &[Word<'a>], at: usize) -> Option<&'a str> {
     let before = |n: usize| at.checked_sub(n).and_then(|i| words.get(i));
@@ -515,6 +609,59 @@ mod tests {
         let sqlite = with_table(Backend::Sqlite, "t", &[]);
         assert_eq!(lint("PRAGMA foreign_keys = OFF;", &sqlite), [("not-in-transaction", 1)]);
         assert!(lint("CREATE INDEX t_a ON t (a);", &sqlite).is_empty(), "SQLite builds indexes in place");
+    }
+
+    #[test]
+    fn a_rollback_to_a_narrower_type_is_lossy() {
+        let lossy = |from: &str, to: &str| narrowing_loss(from, to).is_some();
+        assert_eq!(
+            narrowing_loss("double", "numeric(12,4)").as_deref(),
+            Some(
+                "a value written since with more than 4 decimals is rounded to 4, and one with more than 8 integer digits makes the rollback fail"
+            )
+        );
+        assert!(lossy("real", "numeric(12,4)"));
+        assert!(lossy("double", "real"));
+        assert!(lossy("numeric(14,6)", "numeric(12,4)"));
+        assert!(lossy("numeric(14,4)", "numeric(12,4)"));
+        assert!(lossy("bigint", "integer"));
+        assert!(lossy("text", "varchar(20)"));
+        assert!(lossy("varchar(40)", "varchar(20)"));
+        for (from, to) in [
+            ("numeric(12,4)", "double"),
+            ("numeric(12,4)", "numeric(14,4)"),
+            ("integer", "bigint"),
+            ("varchar(20)", "text"),
+            ("varchar(20)", "varchar(40)"),
+            ("timestamp", "text"),
+        ] {
+            assert!(!lossy(from, to), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn lossy_down_names_the_down_script_and_the_column_line() {
+        let domain: &'static Domain = Box::leak(Box::new(Domain::new(
+            "demo",
+            Box::leak(Box::new([MigrationFiles {
+                version: "1",
+                name: "m",
+                postgres: Scripts {
+                    up: "ALTER TABLE t ALTER COLUMN p TYPE double precision;",
+                    down: "-- back\nALTER TABLE t\n    ALTER COLUMN p TYPE numeric(12, 4);",
+                    metadata: "",
+                },
+                sqlite: Scripts { up: "", down: "", metadata: "" },
+            }])),
+        )));
+        let before = with_table(Backend::Postgres, "t", &[("p", "numeric(12,4) not null"), ("q", "integer")]);
+        let after = with_table(Backend::Postgres, "t", &[("p", "double not null"), ("q", "integer")]);
+        let findings = lossy_down(domain, &domain.migrations()[0], Backend::Postgres, &before, &after);
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!((findings[0].rule, findings[0].line), ("lossy-down", 3));
+        assert!(findings[0].file.ends_with("down.sql"), "{}", findings[0].file);
+        assert!(findings[0].message.starts_with("rolling back turns t.p from double back to numeric(12,4)"));
+        assert!(lossy_down(domain, &domain.migrations()[0], Backend::Postgres, &after, &before).is_empty());
     }
 
     #[test]

@@ -380,10 +380,11 @@ impl<'d> Migrator<'d> {
         let mut plan = Plan { migrations: Vec::new() };
         let mut scratch_connection = scratch.database().get()?;
         let mut replaying = true;
+        let mut before = Snapshot::read(&mut scratch_connection)?;
         for (domain, pending) in &pending_by_domain {
             for migration in pending {
-                let before = Snapshot::read(&mut scratch_connection)?;
                 let in_transaction = migration.run_in_transaction(domain, backend)?;
+                let mut lint = lint::lint_migration(domain, migration, backend, in_transaction, &before);
                 let fails = if replaying {
                     let replayed = dispatch!(scratch_connection, conn => replay_up(conn, domain, migration));
                     match replayed {
@@ -395,6 +396,11 @@ impl<'d> Migrator<'d> {
                     None
                 };
                 replaying &= fails.is_none();
+                if replaying {
+                    let after = Snapshot::read(&mut scratch_connection)?;
+                    lint.extend(lint::lossy_down(domain, migration, backend, &before, &after));
+                    before = after;
+                }
                 plan.migrations.push(PlannedMigration {
                     domain: domain.name().to_owned(),
                     version: migration.version.to_owned(),
@@ -402,12 +408,13 @@ impl<'d> Migrator<'d> {
                     file: migration.path(domain, backend, Direction::Up),
                     in_transaction,
                     sql: migration.script(backend, Direction::Up).to_owned(),
-                    lint: lint::lint_migration(domain, migration, backend, in_transaction, &before),
+                    lint,
                     fails,
                 });
             }
         }
-        let after = Snapshot::read(&mut scratch_connection)?;
+        // After a failure the scratch database is wherever that migration left it.
+        let after = if replaying { before } else { Snapshot::read(&mut scratch_connection)? };
         for finding in lint::redundant_indexes(&after, &self.domains) {
             if let Some(planned) = plan.migrations.iter_mut().find(|m| m.file == finding.file) {
                 planned.lint.push(finding);
