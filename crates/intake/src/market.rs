@@ -3,6 +3,10 @@
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use clap::{Args, Subcommand, ValueEnum};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use market_data::online::{OnlineOptions, OnlineProgress};
 use market_data::{Deleted, Table, Tick};
 use migration_core::Database;
 
@@ -63,6 +67,23 @@ enum MarketCommand {
         /// Only count the rows that would be removed.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// PostgreSQL: convert the prices to double precision without locking the tables while
+    /// they are rewritten; then `intake migrate` applies convert_decimal_to_float without a
+    /// rewrite.
+    ///
+    /// Each column gets a double precision twin kept in step by a trigger, the existing rows
+    /// are copied in batches (each its own short transaction), the price index is built again
+    /// CONCURRENTLY, and one short transaction per table swaps the columns. Writers keep
+    /// writing throughout. A stopped run is finished by running it again.
+    ConvertOnline {
+        /// Rows copied per batch (each batch is one transaction holding only its rows' locks).
+        #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(i64).range(1..))]
+        batch_rows: i64,
+        /// Seconds to wait for the migrator lock and for each swap's table lock before giving
+        /// up (nothing is changed by a swap that gives up; run again).
+        #[arg(long, default_value_t = 10)]
+        lock_timeout: u64,
     },
     /// Delete an instrument that no market data or alert log refers to.
     DeleteInstrument {
@@ -130,6 +151,45 @@ pub fn execute(database_url: &str, json: bool, args: &MarketArgs) -> anyhow::Res
                 ))?;
             }
             Ok(())
+        }
+        MarketCommand::ConvertOnline { batch_rows, lock_timeout } => {
+            let options = OnlineOptions { batch_rows: *batch_rows, lock_timeout: Duration::from_secs(*lock_timeout) };
+            let bar = ProgressBar::new(0);
+            if json {
+                bar.set_draw_target(ProgressDrawTarget::hidden());
+            }
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ids eta {eta}")
+                    .expect("the template is valid")
+                    .progress_chars("=> "),
+            );
+            let report = market_data::online::convert_online(&database, options, &mut |progress| match progress {
+                OnlineProgress::Copying { table, done, total } => {
+                    bar.set_message(format!("copying {table}"));
+                    bar.set_length(total);
+                    bar.set_position(done);
+                }
+                OnlineProgress::Indexing => bar.set_message("building the price index concurrently"),
+                OnlineProgress::Swapping { table } => bar.set_message(format!("swapping {table}'s columns")),
+            });
+            bar.finish_and_clear();
+            let report = report?;
+            if json {
+                return output::json(&report);
+            }
+            if report.converted.is_empty() {
+                return output::line("Nothing to convert: the prices are double precision already.");
+            }
+            output::line(format_args!(
+                "Converted {} in {:.1} s: {} rows copied in {} batches (longest {:.3} s, row locks only); \
+                 the longest swap held its table for {:.3} s.\nNext: `intake migrate` records convert_decimal_to_float without rewriting.",
+                report.converted.join(" and "),
+                report.total_seconds,
+                report.rows_copied,
+                report.batches,
+                report.longest_batch_seconds,
+                report.longest_swap_seconds,
+            ))
         }
         MarketCommand::DeleteInstrument { symbol } => {
             let id = market_data::instrument_id(&database, symbol)?;

@@ -1,10 +1,12 @@
 //! `intake market-data` end to end on both backends: prices with exactly 4 decimals, a
 //! soft-deleted tick left out until asked for, purge only with an explicit date and saying how
-//! many, an instrument with rows not deleted.
+//! many, an instrument with rows not deleted; the online conversion on PostgreSQL, after
+//! which `migrate` finishes and `check` finds the schema exact, refused on SQLite.
 
 mod common;
 
 use common::{intake, stdout};
+use migration_core::Backend;
 use test_support::{TestDatabase, on_both_backends};
 
 fn soft_delete_purge_and_restrict_through_the_cli(db: &TestDatabase) {
@@ -54,4 +56,34 @@ fn soft_delete_purge_and_restrict_through_the_cli(db: &TestDatabase) {
     assert!(stdout(&intake(db.url(), &["market-data", "delete-instrument", "NQ"])).contains("Deleted instrument NQ"));
 }
 
-on_both_backends!(soft_delete_purge_and_restrict_through_the_cli);
+fn convert_online_then_migrate(db: &TestDatabase) {
+    stdout(&intake(db.url(), &["migrate"]));
+    stdout(&intake(db.url(), &["migrate", "rollback", "--domain", "market_data", "--to", "20250901000200"]));
+    db.database()
+        .get()
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO instruments (id, symbol, name) VALUES (1, 'ES', 'E-mini S&P');
+             INSERT INTO market_data (instrument_id, \"timestamp\", price, volume)
+                 SELECT 1, '2025-09-01 10:00:00'::timestamp + g * interval '1 second', 5000.0001 * g, g FROM generate_series(1, 30) g;",
+        )
+        .unwrap_or_else(|_| assert_eq!(db.backend(), Backend::Sqlite, "only SQLite lacks generate_series"));
+    let converted = intake(db.url(), &["market-data", "convert-online", "--batch-rows", "7"]);
+    if db.backend() == Backend::Sqlite {
+        assert_eq!(converted.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&converted.stderr);
+        assert!(stderr.contains("the online conversion cannot run here: it is for PostgreSQL"), "{stderr}");
+        return;
+    }
+    let output = stdout(&converted);
+    assert!(output.starts_with("Converted market_data and alert_logs in "), "{output}");
+    assert!(output.contains(": 30 rows copied in 5 batches"), "{output}");
+    stdout(&intake(db.url(), &["migrate"]));
+    stdout(&intake(db.url(), &["migrate", "check", "--domain", "market_data"]));
+    let ticks = stdout(&intake(db.url(), &["--json", "market-data", "latest"]));
+    assert!(ticks.contains("\"price\": \"150000.0030\""), "{ticks}");
+    let again = stdout(&intake(db.url(), &["market-data", "convert-online"]));
+    assert_eq!(again.trim(), "Nothing to convert: the prices are double precision already.");
+}
+
+on_both_backends!(soft_delete_purge_and_restrict_through_the_cli, convert_online_then_migrate);

@@ -8,7 +8,8 @@
 //! [`Deleted::Include`]; [`soft_delete`] and [`restore`] mark rows, [`purge`] removes for good
 //! the rows soft-deleted before a date; [`delete_instrument`] and [`delete_alert_rule`] refuse
 //! a parent that rows refer to, naming each table and its count. [`Tick`] serialises prices
-//! with exactly 4 decimals.
+//! with exactly 4 decimals. On PostgreSQL, [`online::convert_online`] is the low-lock path to
+//! the DECIMAL → double precision conversion for tables too large to lock while it rewrites.
 //!
 //! ```
 //! let db = migration_core::Database::connect(":memory:")?;
@@ -18,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod online;
 pub mod price;
 mod store;
 

@@ -74,6 +74,14 @@ pub enum Error {
         /// Each table with rows referring to it, and how many (soft-deleted ones included).
         dependents: Vec<(&'static str, i64)>,
     },
+    /// The operation does not apply here; nothing was changed.
+    #[error("{what} cannot run here: {why}")]
+    Unsupported {
+        /// `the online conversion`.
+        what: String,
+        /// Why, and what to do instead.
+        why: String,
+    },
     /// No such row.
     #[error("{what} does not exist")]
     NotFound {
