@@ -12,8 +12,9 @@
 //!    maintained"), and after every migration (with `20251202000000_index_instrument_time`,
 //!    which restores the (instrument, time) index the seed's drops left none of).
 //!
-//! 4. on PostgreSQL, one column's conversion by `ALTER TYPE` against a low-lock path (a new
-//!    column filled in batches, then swapped): how long each holds ACCESS EXCLUSIVE.
+//! 4. on PostgreSQL, the conversion by the migration against the low-lock path
+//!    (`market_data::online`, then the migration), over the same ticks with a writer
+//!    inserting throughout: the time of each, and the longest a write waited.
 //!
 //! Each query figure is the median of 5 runs.
 
@@ -115,11 +116,7 @@ fn main() {
     out.push(row("one instrument's hour, every migration (s)", hour_final, Some(hour_before / hour_final)));
 
     if backend == Backend::Postgres {
-        let (rewrite, total, longest, swap) = low_lock(&db);
-        out.push(row("one column by ALTER TYPE: ACCESS EXCLUSIVE for (s)", rewrite, None));
-        out.push(row("the low-lock path for the same column, in all (s)", total, None));
-        out.push(row("  its longest batch (row locks only) (s)", longest, None));
-        out.push(row("  its swap, the only ACCESS EXCLUSIVE (s)", swap, Some(rewrite / swap)));
+        out.extend(online_against_rewrite(&db, url));
     }
     println!("| {} ({} rows, {} inserted) | value | ratio |\n|---|---|---|", label(backend), rows, insert_rows);
     for line in out {
@@ -153,63 +150,90 @@ fn main() {
     );
 }
 
-/// PostgreSQL's low-lock alternative to `ALTER COLUMN ... TYPE`, on two copies of the ticks'
-/// prices as DECIMAL(12,4): the rewrite on one (its lock is held throughout); on the other a
-/// new column, filled in batches of 50 000 rows (each its own short transaction, taking only
-/// row locks, so writers wait at most a batch), then swapped in one brief ACCESS EXCLUSIVE
-/// transaction. Returns the rewrite's time, the path's total, its longest batch and its swap.
-/// (With writers running meanwhile, a trigger must also copy each written row's price into
-/// the new column; the bench has none.)
-fn low_lock(db: &Database) -> (f64, f64, f64, f64) {
-    let copy = |name: &str| {
-        execute(
-            db,
-            &format!(
-                "DROP TABLE IF EXISTS {name}; CREATE TABLE {name} AS SELECT id, CAST(price AS DECIMAL(12, 4)) AS price FROM market_data;
-                 ALTER TABLE {name} ADD PRIMARY KEY (id);"
-            ),
-        )
+/// PostgreSQL: the conversion by the migration (`ALTER TYPE`, ACCESS EXCLUSIVE throughout)
+/// against `market_data::online::convert_online` followed by the migration, each from the
+/// pre-conversion schema over the same ticks, with a writer inserting one tick per statement
+/// throughout. Rows: each path's time, the low-lock path's longest batch and swap, the
+/// migration's time after it, the longest a write waited on each path, and the ticks whose
+/// 4-decimal price differs from before.
+fn online_against_rewrite(db: &Database, url: &str) -> Vec<String> {
+    let all = market_data::MIGRATIONS.migrations();
+    let every = Migrator::new([&market_data::MIGRATIONS]).unwrap();
+    let to_pre_conversion = || {
+        every
+            .rollback(db, Some("market_data"), &migration_core::RollbackTarget::To(all[2].version.into()))
+            .unwrap_or_else(|e| fail(&e.to_string()))
     };
-    copy("lowlock_rewrite");
-    copy("lowlock_batched");
+    let conversion = || {
+        let four: &'static Domain = Box::leak(Box::new(Domain::new("market_data", &all[..4])));
+        Migrator::new([four]).unwrap().run(db, None).unwrap_or_else(|e| fail(&e.to_string()));
+    };
+    to_pre_conversion();
+    let before = prices(db, true);
+    let writer = Writer::start(url);
     let started = Instant::now();
-    execute(db, "ALTER TABLE lowlock_rewrite ALTER COLUMN price TYPE DOUBLE PRECISION");
+    conversion();
     let rewrite = started.elapsed().as_secs_f64();
+    let rewrite_wait = writer.stop();
+
+    to_pre_conversion();
+    let writer = Writer::start(url);
     let started = Instant::now();
-    execute(db, "ALTER TABLE lowlock_batched ADD COLUMN price_new DOUBLE PRECISION");
-    #[derive(QueryableByName)]
-    struct Bounds {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        low: i64,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        high: i64,
+    let report = market_data::online::convert_online(db, market_data::online::OnlineOptions::default(), &mut |_| {})
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    let migration = Instant::now();
+    conversion();
+    let migration = migration.elapsed().as_secs_f64();
+    let online = started.elapsed().as_secs_f64();
+    let online_wait = writer.stop();
+    let after = prices(db, false);
+    let differing = before.iter().zip(&after).filter(|(a, b)| a != b).count();
+    every.run(db, None).unwrap_or_else(|e| fail(&e.to_string()));
+    vec![
+        row("conversion by the migration, a writer running (s)", rewrite, None),
+        row("  the longest a write waited (s)", rewrite_wait, None),
+        row("low-lock path: convert-online, then the migration (s)", online, None),
+        row("  its longest batch, row locks only (s)", report.longest_batch_seconds, None),
+        row("  its longest swap, the only ACCESS EXCLUSIVE (s)", report.longest_swap_seconds, None),
+        row("  the migration after it, no rewrite (s)", migration, None),
+        row("  the longest a write waited (s)", online_wait, Some(rewrite_wait / online_wait)),
+        row("ticks whose 4-decimal price differs after the low-lock path", differing as f64, None),
+    ]
+}
+
+/// A thread inserting one tick per statement until stopped; the longest insert, in seconds.
+struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+}
+
+impl Writer {
+    fn start(url: &str) -> Writer {
+        let db = Database::connect(url).unwrap_or_else(|e| fail(&e.to_string()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut connection = db.get().unwrap();
+            let mut longest: f64 = 0.0;
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                connection
+                    .batch_execute(
+                        "INSERT INTO market_data (instrument_id, \"timestamp\", price, volume) VALUES (1, '2025-09-02 00:00:00', 1234.5678, 1)",
+                    )
+                    .unwrap_or_else(|e| fail(&format!("the writer: {e}")));
+                longest = longest.max(started.elapsed().as_secs_f64());
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            longest
+        });
+        Writer { stop, thread }
     }
-    let mut connection = db.get().unwrap();
-    let bounds: Bounds = migration_core::dispatch!(connection, conn => diesel::sql_query(
-        "SELECT coalesce(min(id), 0) AS low, coalesce(max(id), 0) AS high FROM lowlock_batched"
-    ).get_result(conn))
-    .unwrap();
-    drop(connection);
-    let mut longest: f64 = 0.0;
-    let mut from = bounds.low;
-    while from <= bounds.high {
-        let batch = Instant::now();
-        execute(
-            db,
-            &format!("UPDATE lowlock_batched SET price_new = price WHERE id BETWEEN {from} AND {}", from + 49_999),
-        );
-        longest = longest.max(batch.elapsed().as_secs_f64());
-        from += 50_000;
+
+    fn stop(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
     }
-    let swap = Instant::now();
-    execute(
-        db,
-        "BEGIN; ALTER TABLE lowlock_batched DROP COLUMN price; ALTER TABLE lowlock_batched RENAME COLUMN price_new TO price; COMMIT;",
-    );
-    let swap = swap.elapsed().as_secs_f64();
-    let total = started.elapsed().as_secs_f64();
-    execute(db, "DROP TABLE lowlock_rewrite; DROP TABLE lowlock_batched;");
-    (rewrite, total, longest, swap)
 }
 
 fn label(backend: Backend) -> &'static str {

@@ -53,7 +53,8 @@ const COLUMNS: &[(&str, &[(&str, bool)])] = &[
 ];
 
 /// The one index on a converted column after the seed's index migrations; rebuilt on the twin.
-const PRICE_INDEX: (&str, &str, &str) = ("market_data", "ix_market_data_instrument_price", "(instrument_id, price__float)");
+const PRICE_INDEX: (&str, &str, &str) =
+    ("market_data", "ix_market_data_instrument_price", "(instrument_id, price__float)");
 
 /// How [`convert_online`] works.
 #[derive(Debug, Clone, Copy)]
@@ -160,7 +161,9 @@ pub fn convert_online(
         let Some(data_type) = column_type(conn, table, column)? else {
             return Err(Error::Unsupported {
                 what: format!("the online conversion of {table}"),
-                why: format!("{table}.{column} does not exist: run `intake migrate --domain market_data` up to 20250901000200 first"),
+                why: format!(
+                    "{table}.{column} does not exist: run `intake migrate --domain market_data` up to 20250901000200 first"
+                ),
             });
         };
         if data_type == "double precision" {
@@ -242,7 +245,8 @@ fn copy_rows(
             .get_result(conn)
             .map_err(|source| Error::Query { context: format!("reading {table}'s ids"), source })?;
     let set: Vec<String> = columns.iter().map(|(c, _)| format!("{c}__float = {c}")).collect();
-    let changed: Vec<String> = columns.iter().map(|(c, _)| format!("{c}__float IS DISTINCT FROM {c}::float8")).collect();
+    let changed: Vec<String> =
+        columns.iter().map(|(c, _)| format!("{c}__float IS DISTINCT FROM {c}::float8")).collect();
     let total = u64::try_from(bounds.high - bounds.low + 1).unwrap_or(0);
     let batch_rows = batch_rows.max(1);
     let mut from = bounds.low;

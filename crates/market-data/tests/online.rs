@@ -110,7 +110,9 @@ fn with_a_writer_running_it_ends_at_the_migrations_schema_with_every_value() {
     assert_eq!(report.converted, ["market_data", "alert_logs"]);
     // The 400 ticks and 50 alert logs, and the writer's ticks from before the trigger existed.
     assert!((450..=450 + written).contains(&report.rows_copied), "{written} written: {report:?}");
-    assert!(seen.contains(&OnlineProgress::Indexing) && seen.contains(&OnlineProgress::Swapping { table: "alert_logs" }));
+    assert!(
+        seen.contains(&OnlineProgress::Indexing) && seen.contains(&OnlineProgress::Swapping { table: "alert_logs" })
+    );
 
     // The migration now finds the columns converted: it rewrites neither table.
     let nodes = (filenode(db.database(), "market_data"), filenode(db.database(), "alert_logs"));
@@ -144,11 +146,7 @@ fn a_run_stopped_while_copying_is_finished_by_the_next() {
     }));
     assert!(stopped.is_err());
     // The table still works for writers meanwhile, with the trigger filling the twin.
-    db.database()
-        .get()
-        .unwrap()
-        .batch_execute("UPDATE market_data SET price = 1.2345 WHERE id = 350")
-        .unwrap();
+    db.database().get().unwrap().batch_execute("UPDATE market_data SET price = 1.2345 WHERE id = 350").unwrap();
     let report = convert_online(db.database(), options, &mut |_| {}).unwrap();
     assert_eq!(report.rows_copied, 450 - 200 - 1, "only what the first run and the trigger left: {report:?}");
     Migrator::new([&market_data::MIGRATIONS]).unwrap().run(db.database(), None).unwrap();

@@ -12,7 +12,9 @@ On a fresh SQLite file and a fresh PostgreSQL database: INSERT rows/s into marke
 alert_logs before and after the seed's index migrations (its 30-50 % claim); SUM, AVG, STDDEV
 and a VWAP over N prices as DECIMAL(12,4) and as DOUBLE PRECISION (its 2-3x claim); the
 conversion migration's time (on PostgreSQL the table is locked ACCESS EXCLUSIVE throughout);
-the kept query shapes before and after. Query figures are medians of 5. Writes
+the kept query shapes before and after; on PostgreSQL, the conversion by the migration against
+the low-lock path (`intake market-data convert-online`, then the migration) with a writer
+inserting throughout, and the longest a write waited on each. Query figures are medians of 5. Writes
 target/bench/market-data.md.
 
 Options:
