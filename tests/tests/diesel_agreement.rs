@@ -33,3 +33,11 @@ fn execution_dedup_matches_diesel() {
     assert_agrees::<Pg>(&execution_dedup::MIGRATIONS, Backend::Postgres, &POSTGRES);
     assert_agrees::<Sqlite>(&execution_dedup::MIGRATIONS, Backend::Sqlite, &SQLITE);
 }
+
+#[test]
+fn persistent_storage_matches_diesel() {
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/persistent_storage/postgres");
+    const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/persistent_storage/sqlite");
+    assert_agrees::<Pg>(&persistent_storage::MIGRATIONS, Backend::Postgres, &POSTGRES);
+    assert_agrees::<Sqlite>(&persistent_storage::MIGRATIONS, Backend::Sqlite, &SQLITE);
+}

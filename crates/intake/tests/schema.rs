@@ -35,7 +35,8 @@ fn verify_proves_every_migration_reverses(db: &TestDatabase) {
     assert!(report["failure"].is_null(), "{report}");
     let all = execution_dedup::MIGRATIONS.migrations().len()
         + alm_tracking::MIGRATIONS.migrations().len()
-        + market_data::MIGRATIONS.migrations().len();
+        + market_data::MIGRATIONS.migrations().len()
+        + persistent_storage::MIGRATIONS.migrations().len();
     assert_eq!(report["verified"].as_array().unwrap().len(), all);
 }
 
@@ -45,7 +46,7 @@ fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
     assert!(clean.contains("no drift"), "{clean}");
     assert!(
         stdout(&intake(db.url(), &["migrate", "status"]))
-            .contains("\nno drift: the schema is what its 19 applied migration(s) produce")
+            .contains("\nno drift: the schema is what its 22 applied migration(s) produce")
     );
     db.database()
         .get()
@@ -80,7 +81,7 @@ fn the_lint_flags_seed_004s_redundant_index(db: &TestDatabase) {
 
 fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     let output = stdout(&intake(db.url(), &["migrate", "plan"]));
-    assert!(output.contains("19 migration(s) would be applied"), "{output}");
+    assert!(output.contains("22 migration(s) would be applied"), "{output}");
     assert!(output.contains("== execution_dedup/20251003000000_create_imported_executions (in one transaction)"));
     assert!(output.contains("CREATE TABLE imported_executions"), "shows the exact SQL: {output}");
     // The redundant indexes seeds 004 and 000 create are dropped by later pending migrations,

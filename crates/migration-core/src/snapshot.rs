@@ -310,7 +310,8 @@ fn families_agree(postgres: &str, sqlite: &str) -> bool {
 /// uniqueness, whether partial) and foreign keys with their actions. A PostgreSQL schema `s`
 /// matches the table-name prefix `s_` on SQLite (index names, which PostgreSQL keeps per
 /// schema, are compared without it); an SQLite check that calls `json_valid` is
-/// the stand-in for a JSONB column, not a check of its own. Defaults, check texts, trigger and view
+/// the stand-in for a JSONB column, not a check of its own; an indexed JSON field,
+/// PostgreSQL's `(data ->> 'field')` and SQLite's `json_extract(data, '$.field')`, is one term. Defaults, check texts, trigger and view
 /// bodies, functions and comments are dialect-specific and not compared, except that each
 /// table must have as many checks and triggers on both.
 pub fn parity(postgres: &Snapshot, sqlite: &Snapshot) -> Vec<String> {
@@ -359,6 +360,16 @@ pub fn parity(postgres: &Snapshot, sqlite: &Snapshot) -> Vec<String> {
                         &format!("on {table}"),
                         1,
                     );
+                    // JSON field expressions in the one form both backends share.
+                    let shape = match shape.split_once(" (") {
+                        Some((head, terms)) => {
+                            let terms = terms.strip_suffix(')').unwrap_or(terms);
+                            let terms: Vec<String> =
+                                index_terms(&format!("({terms})")).iter().map(|t| json_field_term(t)).collect();
+                            format!("{head} ({})", terms.join(", "))
+                        }
+                        None => shape.to_owned(),
+                    };
                     let partial = if object.definition.contains(" where ") { " partial" } else { "" };
                     // An index is named within its table's schema on PostgreSQL; SQLite's
                     // index names are all in one namespace.
@@ -816,8 +827,19 @@ mod sqlite {
                 literal(&index.name)
             ))
             .load(conn)?;
-            let names: Vec<String> =
-                index_columns.into_iter().map(|c| c.name.unwrap_or_else(|| "<expression>".to_owned())).collect();
+            // An indexed expression has no name: its text comes from the index's SQL.
+            let terms = if index_columns.iter().any(|c| c.name.is_none()) {
+                index_terms(&sql_of(&index.name))
+            } else {
+                Vec::new()
+            };
+            let names: Vec<String> = index_columns
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    c.name.unwrap_or_else(|| terms.get(i).cloned().unwrap_or_else(|| "<expression>".to_owned()))
+                })
+                .collect();
             let names = names.join(", ");
             match index.origin.as_str() {
                 "pk" => {}
@@ -953,6 +975,54 @@ fn top_level_where(sql: &str) -> Option<String> {
     found.map(|start| sql[start..].trim().to_owned())
 }
 
+/// The terms of a `CREATE INDEX ... ON t (a, expression, ...)` statement's column list, in
+/// order, whitespace collapsed.
+fn index_terms(sql: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    let mut start = None;
+    scan_unquoted(sql, |i, depth| {
+        match (sql.as_bytes()[i], depth) {
+            (b'(', 1) if start.is_none() => start = Some(i + 1),
+            (b',', 1) => {
+                if let Some(from) = start {
+                    terms.push(collapse(&sql[from..i]));
+                    start = Some(i + 1);
+                }
+            }
+            (b')', 0) => {
+                if let Some(from) = start {
+                    terms.push(collapse(&sql[from..i]));
+                }
+                return false;
+            }
+            _ => {}
+        }
+        true
+    });
+    terms
+}
+
+/// A JSON field read in an index, in one form for both backends: PostgreSQL's
+/// `(data ->> 'field'::text)` and SQLite's `json_extract(data, '$.field')` are both
+/// `data->>field`; any other term is returned as it is.
+fn json_field_term(term: &str) -> String {
+    let term = term.trim();
+    let postgres = term
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|t| t.split_once(" ->> "))
+        .map(|(column, field)| (column.trim(), field.trim().trim_end_matches("::text").trim_matches('\'')));
+    let sqlite = term
+        .strip_prefix("json_extract(")
+        .and_then(|t| t.strip_suffix(')'))
+        .and_then(|t| t.split_once(','))
+        .and_then(|(column, path)| Some((column.trim(), path.trim().trim_matches('\'').strip_prefix("$.")?)));
+    match postgres.or(sqlite) {
+        Some((column, field)) if !field.contains(['.', '[', ' ']) => format!("{column}->>{field}"),
+        _ => term.to_owned(),
+    }
+}
+
 /// The `CHECK (...)` expressions of a `CREATE TABLE` statement, whitespace collapsed.
 fn check_clauses(sql: &str) -> Vec<String> {
     let mut starts = Vec::new();
@@ -982,6 +1052,18 @@ fn check_clauses(sql: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_terms_and_json_fields_read_alike_on_both_backends() {
+        assert_eq!(
+            index_terms("CREATE INDEX i ON t (json_extract(d, '$.a,b'), created_at DESC, lower(\"x\"))"),
+            ["json_extract(d, '$.a,b')", "created_at DESC", "lower(\"x\")"]
+        );
+        assert_eq!(json_field_term("(profile_data ->> 'type'::text)"), "profile_data->>type");
+        assert_eq!(json_field_term("json_extract(profile_data, '$.type')"), "profile_data->>type");
+        assert_eq!(json_field_term("json_extract(d, '$.a.b')"), "json_extract(d, '$.a.b')", "a nested path");
+        assert_eq!(json_field_term("created_at"), "created_at");
+    }
 
     #[test]
     fn types_are_normalized_to_one_word() {

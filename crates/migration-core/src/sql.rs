@@ -222,12 +222,21 @@ mod tests {
 }
 
 /// `statement`, written with PostgreSQL's numbered parameters (`$1`, `$2`, ...), for
-/// `backend`: SQLite's are `?1`, `?2`, ... . For statements whose only `$` are parameters
-/// (no dollar quoting), as the domain crates write their queries once for both backends.
+/// `backend`: SQLite's are `?1`, `?2`, ... . Only a `$` followed by a digit is a parameter, so
+/// SQLite's JSON paths (`'$.type'`) stay as they are; for statements without dollar quoting,
+/// as the domain crates write their queries once for both backends.
 pub fn parameters_for(backend: crate::Backend, statement: &str) -> std::borrow::Cow<'_, str> {
     match backend {
         crate::Backend::Postgres => std::borrow::Cow::Borrowed(statement),
-        crate::Backend::Sqlite => std::borrow::Cow::Owned(statement.replace('$', "?")),
+        crate::Backend::Sqlite => {
+            let mut out = String::with_capacity(statement.len());
+            let mut chars = statement.chars().peekable();
+            while let Some(c) = chars.next() {
+                let parameter = c == '$' && chars.peek().is_some_and(char::is_ascii_digit);
+                out.push(if parameter { '?' } else { c });
+            }
+            std::borrow::Cow::Owned(out)
+        }
     }
 }
 
@@ -238,5 +247,10 @@ mod parameter_tests {
         let statement = "UPDATE t SET a = $1 WHERE id = $2";
         assert_eq!(super::parameters_for(crate::Backend::Postgres, statement), statement);
         assert_eq!(super::parameters_for(crate::Backend::Sqlite, statement), "UPDATE t SET a = ?1 WHERE id = ?2");
+        let json = "SELECT json_extract(d, '$.type') FROM t WHERE k = $1";
+        assert_eq!(
+            super::parameters_for(crate::Backend::Sqlite, json),
+            "SELECT json_extract(d, '$.type') FROM t WHERE k = ?1"
+        );
     }
 }

@@ -1,0 +1,239 @@
+//! What every intake HTTP service shares, so each service crate holds only its routes: the
+//! command line ([`ServiceArgs`]: address, database, limits), logging ([`init_tracing`]),
+//! errors as RFC 9457 problem+json bodies ([`Problem`]), reading a request body within a
+//! size limit and of an accepted media type ([`read_body`]), running blocking work (diesel)
+//! off the async runtime ([`blocking`]), and serving with a request timeout, request tracing
+//! that never logs a body, and graceful shutdown on SIGINT or SIGTERM ([`serve`]).
+//!
+//! It knows no domain and no database; the services link it beside the domain crates they
+//! serve.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! # async fn run() -> std::io::Result<()> {
+//! let args = service_kit::ServiceArgs { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+//! service_kit::serve(Router::new().route("/health", get(|| async { "ok" })), &args, "demo").await
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Router, http};
+use serde_json::{Map, Value};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// The command line every service takes (each adds a default port and database).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Address to listen on.
+    #[arg(long, env = "INTAKE_LISTEN")]
+    pub listen: SocketAddr,
+    /// Database: postgres://user@host/db, or an SQLite file (sqlite://path/to/file.db).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/intake.db", hide_env_values = true)]
+    pub database_url: String,
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub body_limit: usize,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout: u64,
+    /// Refuse to start when the database lacks this service's migrations, instead of applying
+    /// them.
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+impl Default for ServiceArgs {
+    fn default() -> Self {
+        ServiceArgs {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: "sqlite://data/intake.db".into(),
+            body_limit: 1 << 20,
+            request_timeout: 30,
+            no_migrate: false,
+        }
+    }
+}
+
+/// Logs to stderr, `info` by default; `RUST_LOG` chooses (e.g. `RUST_LOG=debug`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// An error answered as `application/problem+json` (RFC 9457): a status, a title, a detail
+/// that says what to do, and members of the service's own (`findings`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    /// The status.
+    pub status: StatusCode,
+    /// What went wrong, in a few words.
+    pub title: String,
+    /// What went wrong here, and what to do.
+    pub detail: String,
+    /// More members of the body.
+    pub extensions: Map<String, Value>,
+}
+
+impl Problem {
+    /// A problem with `status`; the title is the status's reason.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            detail: detail.into(),
+            extensions: Map::new(),
+        }
+    }
+
+    /// With a member of the service's own.
+    pub fn with(mut self, name: &str, value: Value) -> Problem {
+        self.extensions.insert(name.to_owned(), value);
+        self
+    }
+
+    /// The body.
+    pub fn body(&self) -> Value {
+        let mut body = Map::new();
+        body.insert("type".into(), Value::String("about:blank".into()));
+        body.insert("title".into(), Value::String(self.title.clone()));
+        body.insert("status".into(), Value::from(self.status.as_u16()));
+        body.insert("detail".into(), Value::String(self.detail.clone()));
+        body.extend(self.extensions.clone());
+        Value::Object(body)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, self.body().to_string()).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+/// Reads a request body of at most `limit` bytes whose `Content-Type` is one of `accepted`
+/// (parameters such as `charset` ignored): 415 for another type, 413 past the limit (told by
+/// `Content-Length` before anything is read, or while reading), 400 for a body cut off.
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, accepted: &[&str]) -> Result<Bytes, Problem> {
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if !media_type.as_deref().is_some_and(|t| accepted.contains(&t)) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "the body's Content-Type is {}; send it as {}",
+                media_type.map_or_else(|| "missing".to_owned(), |t| format!("`{t}`")),
+                accepted.join(" or ")
+            ),
+        ));
+    }
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than this service's limit of {limit} bytes; send a smaller one"),
+        )
+        .with("limit_bytes", Value::from(limit))
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(cause) = source {
+            if cause.is::<http_body_util::LengthLimitError>() {
+                return too_large();
+            }
+            source = cause.source();
+        }
+        Problem::new(StatusCode::BAD_REQUEST, format!("the body could not be read whole ({error}); send it again"))
+    })
+}
+
+/// Runs blocking work (a diesel call) on tokio's blocking pool, never on the async runtime's
+/// threads; a panic in it is a 500 that names no detail.
+pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+    tokio::task::spawn_blocking(work).await.map_err(|error| {
+        tracing::error!(%error, "a request's work failed");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the service; it has been logged")
+    })
+}
+
+/// Serves `router` on `args.listen` until SIGINT or SIGTERM, then finishes the requests under
+/// way and returns. Every request is traced (method, path, status, time; never a body or a
+/// query string) and answered 503 past `args.request_timeout`. Prints the address it listens
+/// on, so a caller that asked for port 0 learns the port.
+pub async fn serve(router: Router, args: &ServiceArgs, name: &str) -> std::io::Result<()> {
+    let timeout = Duration::from_secs(args.request_timeout);
+    let router = router
+        .layer(middleware::from_fn(move |request: Request, next: Next| time_limit(request, next, timeout)))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        );
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "{name} listening");
+    println!("{name} listening on http://{address}");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("{name} stopped");
+    Ok(())
+}
+
+async fn time_limit(request: Request, next: Next, limit: Duration) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than {} s; try again later (a write that was under way finishes or is undone as a whole)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests under way");
+}
+
+/// A 404 problem for paths no route serves.
+pub async fn not_found(uri: http::Uri) -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, format!("nothing is served at {}; see the README for the routes", uri.path()))
+}

@@ -1,0 +1,4 @@
+DROP INDEX ix_service_proposals_client_id;
+DROP INDEX ix_service_proposals_status;
+DROP INDEX ix_client_configs_license_type;
+DROP INDEX ix_connector_profiles_type;
