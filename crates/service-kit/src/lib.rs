@@ -11,8 +11,9 @@
 //! ```no_run
 //! use axum::{Router, routing::get};
 //! # async fn run() -> std::io::Result<()> {
-//! let args = service_kit::ServiceArgs { listen: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
-//! service_kit::serve(Router::new().route("/health", get(|| async { "ok" })), &args, "demo").await
+//! let args = service_kit::ServiceArgs::default();
+//! let router = Router::new().route("/health", get(|| async { "ok" }));
+//! service_kit::serve(router, args.address(8080), &args, "demo").await
 //! # }
 //! ```
 #![forbid(unsafe_code)]
@@ -34,9 +35,10 @@ use tracing::Level;
 /// The command line every service takes (each adds a default port and database).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
-    /// Address to listen on.
+    /// Address to listen on [default: 127.0.0.1 and the service's port; port 0 picks a free
+    /// one, which the service prints].
     #[arg(long, env = "INTAKE_LISTEN")]
-    pub listen: SocketAddr,
+    pub listen: Option<SocketAddr>,
     /// Database: postgres://user@host/db, or an SQLite file (sqlite://path/to/file.db).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/intake.db", hide_env_values = true)]
     pub database_url: String,
@@ -55,7 +57,7 @@ pub struct ServiceArgs {
 impl Default for ServiceArgs {
     fn default() -> Self {
         ServiceArgs {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: None,
             database_url: "sqlite://data/intake.db".into(),
             body_limit: 1 << 20,
             request_timeout: 30,
@@ -64,11 +66,22 @@ impl Default for ServiceArgs {
     }
 }
 
+impl ServiceArgs {
+    /// The address to listen on: `--listen`, or 127.0.0.1 and `default_port`.
+    pub fn address(&self, default_port: u16) -> SocketAddr {
+        self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port)))
+    }
+}
+
 /// Logs to stderr, `info` by default; `RUST_LOG` chooses (e.g. `RUST_LOG=debug`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// An error answered as `application/problem+json` (RFC 9457): a status, a title, a detail
@@ -173,11 +186,11 @@ pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stat
     })
 }
 
-/// Serves `router` on `args.listen` until SIGINT or SIGTERM, then finishes the requests under
+/// Serves `router` on `address` until SIGINT or SIGTERM, then finishes the requests under
 /// way and returns. Every request is traced (method, path, status, time; never a body or a
 /// query string) and answered 503 past `args.request_timeout`. Prints the address it listens
 /// on, so a caller that asked for port 0 learns the port.
-pub async fn serve(router: Router, args: &ServiceArgs, name: &str) -> std::io::Result<()> {
+pub async fn serve(router: Router, address: SocketAddr, args: &ServiceArgs, name: &str) -> std::io::Result<()> {
     let timeout = Duration::from_secs(args.request_timeout);
     let router = router
         .layer(middleware::from_fn(move |request: Request, next: Next| time_limit(request, next, timeout)))
@@ -188,7 +201,7 @@ pub async fn serve(router: Router, args: &ServiceArgs, name: &str) -> std::io::R
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         );
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let listener = tokio::net::TcpListener::bind(address).await?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "{name} listening");
     println!("{name} listening on http://{address}");

@@ -8,7 +8,8 @@
 //! in a temporary folder and shared by the test processes of this user. If neither works the
 //! test fails, saying how to provide a server: a database test is never skipped.
 //!
-//! [`on_both_backends!`] turns one test body into a test per backend.
+//! [`on_both_backends!`] turns one test body into a test per backend. [`http`] starts service
+//! binaries and talks HTTP to them.
 //!
 //! This crate is for tests only; it knows no domain.
 //!
@@ -22,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod http;
 mod postgres_server;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

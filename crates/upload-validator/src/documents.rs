@@ -23,6 +23,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 /// What a field holds.
 enum Shape {
     Text,
+    /// Text that is a secret (a password, a connection string): a finding about it never
+    /// quotes it, only names its type; `null` (remove it) is accepted.
+    Secret,
     OneOf(&'static [&'static str]),
     /// A number ≥ 0.
     Amount,
@@ -53,11 +56,11 @@ const CONNECTOR_PROFILE: &[Field] = &[
     field("id", false, Shape::Text),
     field("name", true, Shape::Text),
     field("type", true, Shape::OneOf(&["sql", "api", "excel"])),
-    field("connection_string", false, Shape::Text),
+    field("connection_string", false, Shape::Secret),
     field(
         "credentials",
         false,
-        Shape::Object(&[field("username", false, Shape::Text), field("password", false, Shape::Text)]),
+        Shape::Object(&[field("username", false, Shape::Text), field("password", false, Shape::Secret)]),
     ),
     field(
         "schema_info",
@@ -268,6 +271,11 @@ impl Document {
         match (&field.shape, &node.value) {
             (Shape::Text, Value::String(_)) => {}
             (Shape::Text, _) => self.at(Rule::Type, Severity::Error, text, at, path, wrong("text")),
+            (Shape::Secret, Value::String(_) | Value::Null) => {}
+            (Shape::Secret, _) => {
+                let message = format!("\"{path}\" is a secret and must be text, not {}.", node.value.describe_type());
+                self.at(Rule::Type, Severity::Error, text, at, path, message)
+            }
             (Shape::OneOf(allowed), Value::String(value)) if allowed.contains(&value.as_str()) => {}
             (Shape::OneOf(allowed), _) => {
                 let message =
@@ -421,6 +429,21 @@ mod tests {
     }
 
     #[test]
+    fn a_finding_about_a_secret_names_its_type_never_its_value() {
+        for body in [
+            r#"{"name": "n", "type": "sql", "connection_string": 987654321}"#,
+            r#"{"name": "n", "type": "sql", "credentials": {"password": [987654321]}}"#,
+        ] {
+            let mut validator = crate::Validator::new(PayloadKind::ConnectorProfile, crate::Context::none()).unwrap();
+            validator.push(body.as_bytes());
+            let report = validator.finish();
+            assert_eq!(report.errors, 1, "{}", report.to_json());
+            assert!(report.findings[0].message.contains("is a secret and must be text, not a"), "{}", report.to_json());
+            assert!(!report.to_json().contains("987654321"), "{}", report.to_json());
+        }
+    }
+
+    #[test]
     fn rfc3339_times_are_checked_for_real() {
         for good in ["2025-12-21T06:20:48Z", "2025-12-21T06:20:48.123+01:00", "2025-12-21 06:20:48-05:30"] {
             assert!(is_rfc3339(good), "{good}");
@@ -462,6 +485,18 @@ pub(crate) mod json {
     }
 
     impl Value {
+        /// The value's type in words, never the value (for secrets).
+        pub fn describe_type(&self) -> &'static str {
+            match self {
+                Value::Null => "null",
+                Value::Bool(_) => "true or false",
+                Value::Number(_) => "a number",
+                Value::String(_) => "text",
+                Value::Array(_) => "a list",
+                Value::Object(_) => "an object",
+            }
+        }
+
         /// The value in words, for messages.
         pub fn describe(&self) -> String {
             match self {
