@@ -12,6 +12,7 @@ mod imports;
 mod market;
 mod migrate;
 mod output;
+mod storage;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,8 @@ enum Command {
     Alm(alm::AlmArgs),
     /// Market data: ticks with 4-decimal prices, soft delete, restore, purge.
     MarketData(market::MarketArgs),
+    /// Persistent storage: make a secret key, rotate the stored secrets to a new one.
+    Storage(storage::StorageArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Executions(args) => executions::execute(&cli.database_url, cli.json, args),
         Command::Alm(args) => alm::execute(&cli.database_url, cli.json, args),
         Command::MarketData(args) => market::execute(&cli.database_url, cli.json, args),
+        Command::Storage(args) => storage::execute(&cli.database_url, cli.json, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

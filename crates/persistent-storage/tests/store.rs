@@ -252,7 +252,32 @@ fn rotation_reseals_every_secret_once_and_can_run_again(db: &TestDatabase) {
     assert!(error.contains("sealed with key \"k3\", which is not among the configured keys"), "{error}");
 }
 
+/// A rotation stopped after its first batch (a crash) keeps what it committed, and the next
+/// run finishes the rest.
+fn a_stopped_rotation_is_finished_by_the_next(db: &TestDatabase) {
+    let (old_store, old_key) = store(db);
+    for i in 0..6 {
+        old_store.create(Collection::ConnectorProfiles, &profile(&format!("p-{i}"), "sql")).unwrap();
+    }
+    let new_key = Keyring::generate_line("k2").unwrap();
+    let rotated = Store::new(db.database().clone(), Some(keys(&[&new_key, &old_key])));
+    let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rotated.rotate(2, &mut |_| panic!("killed after the first batch"))
+    }));
+    assert!(stopped.is_err());
+    let sealed_with = |key: &str| {
+        (0..6)
+            .filter(|i| stored_secrets(db, &format!("p-{i}"))["connection_string"].as_str().unwrap().starts_with(key))
+            .count()
+    };
+    assert_eq!((sealed_with("v1:k2:"), sealed_with("v1:k1:")), (2, 4), "the first batch committed, alone");
+    let finished = rotated.rotate(2, &mut |_| {}).unwrap();
+    assert_eq!((finished.rotated, finished.current), (4, 2));
+    assert_eq!(sealed_with("v1:k2:"), 6);
+}
+
 on_both_backends!(
+    a_stopped_rotation_is_finished_by_the_next,
     a_document_round_trips_without_its_secrets,
     documents_without_secrets_need_no_key_but_secrets_do,
     bad_documents_are_refused_with_the_validators_findings,
