@@ -36,3 +36,26 @@ pub fn step(name: &str, command: &mut Command) -> Result<(), String> {
     );
     if status.success() { Ok(()) } else { Err(format!("step `{name}` failed ({status})")) }
 }
+
+/// Installs Debian `packages` with apt-get (as root) unless every one of `binaries` is there
+/// already; retries once after `apt-get update`. `what` names why, for the error.
+pub fn ensure_debian(binaries: &[&str], packages: &[&str], what: &str) -> Result<(), String> {
+    if binaries.iter().all(|binary| std::path::Path::new(binary).is_file()) {
+        return Ok(());
+    }
+    let apt = |args: &[&str]| {
+        let mut command = Command::new("apt-get");
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    };
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend_from_slice(packages);
+    let name = format!("install {}", packages.join(" "));
+    if step(&name, &mut apt(&install)).is_err() {
+        step("apt-get update", &mut apt(&["update", "-q"]))?;
+        step(&name, &mut apt(&install)).map_err(|e| {
+            format!("{e}\nhint: {what} needs Debian's {} (run as root, or install them)", packages.join(", "))
+        })?;
+    }
+    Ok(())
+}

@@ -245,23 +245,9 @@ pub fn ensure_npm_tools() -> Result<PathBuf, String> {
 
 /// Debian's Chromium and its matching ChromeDriver, for the browser tests.
 pub fn ensure_chromium() -> Result<PathBuf, String> {
-    let driver = PathBuf::from("/usr/bin/chromedriver");
-    if driver.is_file() && Path::new("/usr/bin/chromium").is_file() {
-        return Ok(driver);
-    }
-    let apt = |args: &[&str]| {
-        let mut command = Command::new("apt-get");
-        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        command
-    };
-    if step("install chromium and chromium-driver", &mut apt(&["install", "-y", "-q", "chromium", "chromium-driver"]))
-        .is_err()
-    {
-        step("apt-get update", &mut apt(&["update", "-q"]))?;
-        step("install chromium and chromium-driver", &mut apt(&["install", "-y", "-q", "chromium", "chromium-driver"]))
-            .map_err(|e| format!("{e}\nhint: the browser tests need Debian's chromium and chromium-driver (run as root, or install them)"))?;
-    }
-    Ok(driver)
+    let binaries = ["/usr/bin/chromium", "/usr/bin/chromedriver"];
+    shell::ensure_debian(&binaries, &["chromium", "chromium-driver"], "the browser tests")?;
+    Ok(PathBuf::from(binaries[1]))
 }
 
 fn file_size(path: &Path) -> Result<u64, String> {

@@ -254,3 +254,100 @@ mod parameter_tests {
         );
     }
 }
+
+/// A statement written once for both backends with numbered parameters (`$1`, `$2`, ...), whose
+/// prepared form diesel's statement cache keeps (its key is the SQL), unlike `sql_query`, which
+/// is parsed and planned at every call. A parameter may appear more than once; values are
+/// bound in order of appearance. Rows load through `QueryableByName`, as `sql_query`'s do.
+///
+/// ```
+/// use migration_core::sql::Prepared;
+/// let query = Prepared::new("SELECT $1 AS a, $2 AS b, $1 AS c").text("x").big_int(7);
+/// # let _ = query;
+/// ```
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+/// One parameter of a [`Prepared`] statement.
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    NullableText(Option<String>),
+    BigInt(i64),
+}
+
+impl Prepared {
+    /// A statement with `$n` parameters.
+    pub fn new(sql: impl Into<String>) -> Prepared {
+        Prepared { sql: sql.into(), binds: Vec::new() }
+    }
+
+    /// The next parameter, as text.
+    pub fn text(mut self, value: impl Into<String>) -> Prepared {
+        self.binds.push(Bind::Text(value.into()));
+        self
+    }
+
+    /// The next parameter, as text or NULL.
+    pub fn nullable_text(mut self, value: Option<String>) -> Prepared {
+        self.binds.push(Bind::NullableText(value));
+        self
+    }
+
+    /// The next parameter, as a 64-bit integer.
+    pub fn big_int(mut self, value: i64) -> Prepared {
+        self.binds.push(Bind::BigInt(value));
+        self
+    }
+}
+
+impl diesel::query_builder::QueryId for Prepared {
+    type QueryId = ();
+    // No static id: the statement cache keys it by its SQL.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::Query for Prepared {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for Prepared {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Prepared
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    Option<String>: diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        let mut rest = self.sql.as_str();
+        while let Some(at) = rest.find('$') {
+            let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                pass.push_sql(&rest[..=at]);
+                rest = &rest[at + 1..];
+                continue;
+            }
+            pass.push_sql(&rest[..at]);
+            let number: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+            let bind = number.checked_sub(1).and_then(|i| self.binds.get(i)).ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError(format!("${number} has no value ({} given)", self.binds.len()).into())
+            })?;
+            match bind {
+                Bind::Text(value) => pass.push_bind_param::<Text, _>(value)?,
+                Bind::NullableText(value) => pass.push_bind_param::<Nullable<Text>, _>(value)?,
+                Bind::BigInt(value) => pass.push_bind_param::<BigInt, _>(value)?,
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        pass.push_sql(rest);
+        Ok(())
+    }
+}

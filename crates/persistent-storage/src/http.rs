@@ -450,7 +450,10 @@ fn start(service: Service, cli: Cli) -> Result<(), String> {
         }
     }
     let router = router(Store::new(db, keys), service.collections(), args.body_limit);
+    // The blocking pool only waits on the database pool (10 connections on PostgreSQL):
+    // more threads than a few times that only add switching under load.
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(32)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;

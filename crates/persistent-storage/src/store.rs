@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use migration_core::sql::parameters_for;
+use migration_core::sql::Prepared;
 use migration_core::{Backend, Database, dispatch};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
@@ -326,13 +326,11 @@ impl Store {
         let secrets = (!sealed.is_empty()).then(|| Value::Object(sealed).to_string());
         let text = Value::Object(parts.document).to_string();
         let mut connection = self.db.get()?;
-        let inserted = dispatch!(connection, conn => {
-            let query = diesel::sql_query(parameters_for(d.backend, &sql).as_ref())
-                .bind::<Text, _>(&key)
-                .bind::<Text, _>(&text)
-                .bind::<Text, _>(d.time_value(now));
-            if has_secrets { query.bind::<Nullable<Text>, _>(&secrets).execute(conn) } else { query.execute(conn) }
-        })
+        let mut query = Prepared::new(sql).text(&key).text(text).text(d.time_value(now));
+        if has_secrets {
+            query = query.nullable_text(secrets);
+        }
+        let inserted = dispatch!(connection, conn => query.clone().execute(conn))
         .map_err(query_error(format!("storing {} {key:?}", collection.noun())))?;
         drop(connection);
         if inserted == 0 {
@@ -346,10 +344,9 @@ impl Store {
         let d = self.dialect();
         let sql = format!("{} WHERE {} = $1", select(collection, &d), collection.key());
         let mut connection = self.db.get()?;
-        let rows: Vec<Row> = dispatch!(connection, conn => diesel::sql_query(parameters_for(d.backend, &sql).as_ref())
-            .bind::<Text, _>(key)
-            .load(conn))
-        .map_err(query_error(format!("reading {} {key:?}", collection.noun())))?;
+        let query = Prepared::new(sql).text(key);
+        let rows: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
+            .map_err(query_error(format!("reading {} {key:?}", collection.noun())))?;
         rows.into_iter()
             .next()
             .map(|row| represent(collection, row))
@@ -385,20 +382,18 @@ impl Store {
         }
         let limit = query.limit.clamp(1, MAX_PAGE);
         let sql = format!(
-            "{} {} ORDER BY created_at DESC, {key} DESC LIMIT {}",
+            // Qualified: the select list's `created_at` is the column as text, which would sort
+            // without the index.
+            "{} {} ORDER BY {table}.created_at DESC, {table}.{key} DESC LIMIT {}",
             select(collection, &d),
             if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) },
             limit + 1,
+            table = collection.table(),
             key = collection.key(),
         );
         let mut connection = self.db.get()?;
-        let rows: Vec<Row> = dispatch!(connection, conn => {
-            let mut query = diesel::sql_query(parameters_for(d.backend, &sql).into_owned()).into_boxed();
-            for value in &values {
-                query = query.bind::<Text, _>(value.clone());
-            }
-            query.load(conn)
-        })
+        let query = values.into_iter().fold(Prepared::new(sql), Prepared::text);
+        let rows: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
         .map_err(query_error(format!("listing {}s", collection.noun())))?;
         let mut items = rows.into_iter().map(|row| represent(collection, row)).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > limit as usize {
@@ -465,19 +460,16 @@ impl Store {
 
     /// Deletes the document.
     pub fn delete(&self, collection: Collection, key: &str, expect: Expect) -> Result<(), Error> {
-        let d = self.dialect();
         let mut sql = format!("DELETE FROM {} WHERE {} = $1", collection.table(), collection.key());
         if let Expect::Version(_) = expect {
             sql.push_str(" AND version = $2");
         }
         let mut connection = self.db.get()?;
-        let deleted = dispatch!(connection, conn => {
-            let query = diesel::sql_query(parameters_for(d.backend, &sql).as_ref()).bind::<Text, _>(key);
-            match expect {
-                Expect::Version(v) => query.bind::<BigInt, _>(v).execute(conn),
-                Expect::Any => query.execute(conn),
-            }
-        })
+        let mut query = Prepared::new(sql).text(key);
+        if let Expect::Version(v) = expect {
+            query = query.big_int(v);
+        }
+        let deleted = dispatch!(connection, conn => query.clone().execute(conn))
         .map_err(query_error(format!("deleting {} {key:?}", collection.noun())))?;
         drop(connection);
         if deleted == 0 {
@@ -492,7 +484,6 @@ impl Store {
     pub fn rotate(&self, batch: u32, progress: &mut dyn FnMut(&Rotation)) -> Result<Rotation, Error> {
         let keys = self.keys.as_deref().ok_or(SecretError::NoKey)?;
         let mut rotation = Rotation { active_key: keys.active_id().to_owned(), ..Rotation::default() };
-        let d = self.dialect();
         for collection in Collection::ALL.into_iter().filter(|c| !c.secret_fields().is_empty()) {
             let (table, key_column) = (collection.table(), collection.key());
             let page = format!(
@@ -505,9 +496,7 @@ impl Store {
             loop {
                 let mut connection = self.db.get()?;
                 let rows: Vec<SecretsRow> = dispatch!(connection, conn => conn.transaction(|conn| {
-                    let rows: Vec<SecretsRow> = diesel::sql_query(parameters_for(d.backend, &page).as_ref())
-                        .bind::<Text, _>(&after)
-                        .load(conn)?;
+                    let rows: Vec<SecretsRow> = Prepared::new(page.as_str()).text(after.as_str()).load(conn)?;
                     for row in &rows {
                         let Some(resealed) = reseal(keys, collection, row).map_err(|e| {
                             diesel::result::Error::QueryBuilderError(Box::new(e))
@@ -515,10 +504,10 @@ impl Store {
                             rotation.current += 1;
                             continue;
                         };
-                        diesel::sql_query(parameters_for(d.backend, &update).as_ref())
-                            .bind::<Text, _>(&resealed)
-                            .bind::<Text, _>(&row.key)
-                            .bind::<Text, _>(&row.secrets)
+                        Prepared::new(update.as_str())
+                            .text(resealed)
+                            .text(row.key.as_str())
+                            .text(row.secrets.as_str())
                             .execute(conn)?;
                         rotation.rotated += 1;
                     }
@@ -565,20 +554,14 @@ impl Store {
         let text = Value::Object(parts.document).to_string();
         let now = d.time_value(d.now());
         let mut connection = self.db.get()?;
-        let updated = dispatch!(connection, conn => {
-            let mut query = diesel::sql_query(parameters_for(d.backend, &sql).into_owned())
-                .into_boxed()
-                .bind::<Text, _>(key.to_owned())
-                .bind::<Text, _>(text)
-                .bind::<Text, _>(now);
-            if has_secrets {
-                query = query.bind::<Text, _>(secrets);
-            }
-            if let Expect::Version(v) = expect {
-                query = query.bind::<BigInt, _>(v);
-            }
-            query.execute(conn)
-        })
+        let mut query = Prepared::new(sql).text(key).text(text).text(now);
+        if has_secrets {
+            query = query.text(secrets);
+        }
+        if let Expect::Version(v) = expect {
+            query = query.big_int(v);
+        }
+        let updated = dispatch!(connection, conn => query.clone().execute(conn))
         .map_err(query_error(format!("changing {} {key:?}", collection.noun())))?;
         drop(connection);
         if updated == 0 {
@@ -589,12 +572,10 @@ impl Store {
 
     /// Why a conditional write changed no row: the key is gone, or its version moved on.
     fn why_unchanged(&self, collection: Collection, key: &str, expect: Expect) -> Error {
-        let d = self.dialect();
         let sql = format!("SELECT version FROM {} WHERE {} = $1", collection.table(), collection.key());
         let current: Option<i64> = self.db.get().ok().and_then(|mut connection| {
-            dispatch!(connection, conn => diesel::sql_query(parameters_for(d.backend, &sql).as_ref())
-                .bind::<Text, _>(key)
-                .load::<VersionRow>(conn))
+            let query = Prepared::new(sql).text(key);
+            dispatch!(connection, conn => query.clone().load::<VersionRow>(conn))
             .ok()
             .and_then(|rows| rows.first().map(|r| r.version))
         });
