@@ -338,7 +338,9 @@ where
             pass.push_sql(&rest[..at]);
             let number: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
             let bind = number.checked_sub(1).and_then(|i| self.binds.get(i)).ok_or_else(|| {
-                diesel::result::Error::QueryBuilderError(format!("${number} has no value ({} given)", self.binds.len()).into())
+                diesel::result::Error::QueryBuilderError(
+                    format!("${number} has no value ({} given)", self.binds.len()).into(),
+                )
             })?;
             match bind {
                 Bind::Text(value) => pass.push_bind_param::<Text, _>(value)?,

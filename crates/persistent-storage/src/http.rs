@@ -138,8 +138,18 @@ async fn list(State(app): State<App>, collection: Collection, RawQuery(query): R
     let query = list_query(collection, query.as_deref().unwrap_or(""))?;
     let store = app.store.clone();
     let page = blocking(move || store.list(collection, &query)).await?.map_err(problem)?;
-    let items: Vec<Value> = page.items.into_iter().map(|s| Value::Object(s.representation)).collect();
-    Ok(json_response(StatusCode::OK, &json!({ "items": items, "next_page_token": page.next })))
+    let mut body = String::with_capacity(64 + page.items.iter().map(|s| s.json.len() + 1).sum::<usize>());
+    body.push_str("{\"items\":[");
+    for (i, stored) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&stored.json);
+    }
+    body.push_str("],\"next_page_token\":");
+    body.push_str(&Value::from(page.next).to_string());
+    body.push('}');
+    Ok(json_text(StatusCode::OK, body))
 }
 
 /// How an update changes a document: PUT replaces it, PATCH merges a patch into it.
@@ -293,14 +303,14 @@ fn percent_encode(key: &str) -> String {
     out
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+fn json_text(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 fn represent(status: StatusCode, stored: &Stored) -> Response {
-    let mut response = json_response(status, &Value::Object(stored.representation.clone()));
+    let mut response = json_text(status, stored.json.clone());
     let headers = response.headers_mut();
     headers.insert(header::ETAG, HeaderValue::from_str(&etag(stored.version)).expect("an ETag is ASCII"));
     if let Ok(modified) = HeaderValue::from_str(&stored.updated_at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()) {

@@ -93,16 +93,23 @@ fn query_error(context: impl Into<String>) -> impl FnOnce(diesel::result::Error)
 pub struct Stored {
     /// Its key.
     pub key: String,
-    /// The representation: the document with its key, without its secrets, plus
-    /// `version`, `created_at`, `updated_at` and, for connector profiles, `has_credentials`
-    /// and `secret_fields` (the secret fields stored).
-    pub representation: Map<String, Value>,
+    /// The representation as JSON text (see [`Stored::representation`]).
+    pub json: String,
     /// Its version: 1 when created, one more at each change. The HTTP ETag.
     pub version: i64,
     /// When it was created (UTC).
     pub created_at: DateTime<Utc>,
     /// When it last changed (UTC).
     pub updated_at: DateTime<Utc>,
+}
+
+impl Stored {
+    /// The representation: the document with its key, without its secrets, plus `version`,
+    /// `created_at`, `updated_at` and, for connector profiles, `has_credentials` and
+    /// `secret_fields` (the secret fields stored).
+    pub fn representation(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.json).unwrap_or_default()
+    }
 }
 
 /// One page of a list, newest first.
@@ -331,7 +338,7 @@ impl Store {
             query = query.nullable_text(secrets);
         }
         let inserted = dispatch!(connection, conn => query.clone().execute(conn))
-        .map_err(query_error(format!("storing {} {key:?}", collection.noun())))?;
+            .map_err(query_error(format!("storing {} {key:?}", collection.noun())))?;
         drop(connection);
         if inserted == 0 {
             return Err(Error::Exists { noun: collection.noun(), key });
@@ -394,7 +401,7 @@ impl Store {
         let mut connection = self.db.get()?;
         let query = values.into_iter().fold(Prepared::new(sql), Prepared::text);
         let rows: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
-        .map_err(query_error(format!("listing {}s", collection.noun())))?;
+            .map_err(query_error(format!("listing {}s", collection.noun())))?;
         let mut items = rows.into_iter().map(|row| represent(collection, row)).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
@@ -438,7 +445,7 @@ impl Store {
                 secrets.push((path.join("."), value));
             }
         }
-        let mut merged = current.representation;
+        let mut merged = current.representation();
         for name in READ_ONLY_FIELDS.iter().chain(std::iter::once(&collection.key())) {
             merged.remove(*name);
         }
@@ -470,7 +477,7 @@ impl Store {
             query = query.big_int(v);
         }
         let deleted = dispatch!(connection, conn => query.clone().execute(conn))
-        .map_err(query_error(format!("deleting {} {key:?}", collection.noun())))?;
+            .map_err(query_error(format!("deleting {} {key:?}", collection.noun())))?;
         drop(connection);
         if deleted == 0 {
             return Err(self.why_unchanged(collection, key, expect));
@@ -562,7 +569,7 @@ impl Store {
             query = query.big_int(v);
         }
         let updated = dispatch!(connection, conn => query.clone().execute(conn))
-        .map_err(query_error(format!("changing {} {key:?}", collection.noun())))?;
+            .map_err(query_error(format!("changing {} {key:?}", collection.noun())))?;
         drop(connection);
         if updated == 0 {
             return Err(self.why_unchanged(collection, key, expect));
@@ -576,8 +583,8 @@ impl Store {
         let current: Option<i64> = self.db.get().ok().and_then(|mut connection| {
             let query = Prepared::new(sql).text(key);
             dispatch!(connection, conn => query.clone().load::<VersionRow>(conn))
-            .ok()
-            .and_then(|rows| rows.first().map(|r| r.version))
+                .ok()
+                .and_then(|rows| rows.first().map(|r| r.version))
         });
         match (current, expect) {
             (Some(current), Expect::Version(expected)) => {
@@ -623,29 +630,45 @@ fn represent(collection: Collection, row: Row) -> Result<Stored, Error> {
         context: format!("reading {} {:?}", collection.noun(), row.key),
         source: diesel::result::Error::DeserializationError(what.to_owned().into()),
     };
-    let Ok(Value::Object(document)) = serde_json::from_str::<Value>(&row.data) else {
-        return Err(corrupt("its document is not a JSON object"));
-    };
+    // The document is spliced, not parsed: it was validated when written, and the database
+    // keeps it valid JSON (JSONB, or json_valid); only its being an object is checked.
+    let members = row
+        .data
+        .trim()
+        .strip_prefix('{')
+        .and_then(|d| d.strip_suffix('}'))
+        .ok_or_else(|| corrupt("its document is not a JSON object"))?
+        .trim();
     let created_at = parse_time(&row.created_at).ok_or_else(|| corrupt("created_at is not a time"))?;
     let updated_at = parse_time(&row.updated_at).ok_or_else(|| corrupt("updated_at is not a time"))?;
-    let mut representation = Map::with_capacity(document.len() + 6);
-    representation.insert(collection.key().to_owned(), Value::String(row.key.clone()));
-    representation.extend(document);
-    if !collection.secret_fields().is_empty() {
-        let stored: Vec<String> = row
-            .secrets
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok())
-            .map(|m| m.into_iter().map(|(field, _)| field).collect())
-            .unwrap_or_default();
-        representation
-            .insert("has_credentials".into(), Value::Bool(stored.iter().any(|f| f == "credentials.password")));
-        representation.insert("secret_fields".into(), Value::from(stored));
+    let quoted = |text: &str| Value::String(text.to_owned()).to_string();
+    let mut json = String::with_capacity(row.data.len() + 160);
+    json.push('{');
+    json.push_str(&quoted(collection.key()));
+    json.push(':');
+    json.push_str(&quoted(&row.key));
+    if !members.is_empty() {
+        json.push(',');
+        json.push_str(members);
     }
-    representation.insert("version".into(), Value::from(row.version));
-    representation.insert("created_at".into(), Value::String(rfc3339(created_at)));
-    representation.insert("updated_at".into(), Value::String(rfc3339(updated_at)));
-    Ok(Stored { key: row.key, representation, version: row.version, created_at, updated_at })
+    if !collection.secret_fields().is_empty() {
+        let sealed = row.secrets.as_deref().unwrap_or("");
+        let stored: Vec<String> = collection
+            .secret_fields()
+            .iter()
+            .map(|path| path.join("."))
+            .filter(|field| sealed.contains(&format!("\"{field}\"")))
+            .collect();
+        let password = stored.iter().any(|f| f == "credentials.password");
+        json.push_str(&format!(",\"has_credentials\":{password},\"secret_fields\":{}", Value::from(stored)));
+    }
+    json.push_str(&format!(
+        ",\"version\":{},\"created_at\":\"{}\",\"updated_at\":\"{}\"}}",
+        row.version,
+        rfc3339(created_at),
+        rfc3339(updated_at)
+    ));
+    Ok(Stored { key: row.key, json, version: row.version, created_at, updated_at })
 }
 
 /// `2025-12-21T06:20:48.123456Z`.

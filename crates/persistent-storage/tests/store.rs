@@ -68,7 +68,7 @@ fn a_document_round_trips_without_its_secrets(db: &TestDatabase) {
         "id": "p-1", "name": "Profile p-1", "type": "sql", "credentials": {"username": "reporting"},
         "has_credentials": true, "secret_fields": ["connection_string", "credentials.password"], "version": 1,
     });
-    let mut shown = Value::Object(stored.representation.clone());
+    let mut shown = Value::Object(stored.representation());
     for meta in ["created_at", "updated_at"] {
         assert!(shown[meta].as_str().unwrap().ends_with('Z'), "{shown}");
         shown.as_object_mut().unwrap().remove(meta);
@@ -132,8 +132,8 @@ fn stale_versions_are_refused_and_put_keeps_secrets_it_leaves_out(db: &TestDatab
     assert!(matches!(stale, Error::Stale { expected: 7, current: 1, .. }), "{stale}");
     let replaced = store.replace(Collection::ConnectorProfiles, "p-1", update, Expect::Version(1)).unwrap();
     assert_eq!(replaced.version, 2);
-    assert_eq!(replaced.representation["name"], "Renamed");
-    assert_eq!(replaced.representation["secret_fields"], json!(["connection_string", "credentials.password"]));
+    assert_eq!(replaced.representation()["name"], "Renamed");
+    assert_eq!(replaced.representation()["secret_fields"], json!(["connection_string", "credentials.password"]));
     assert_eq!(stored_secrets(db, "p-1"), before, "left out: kept as they were");
     let cleared = store
         .replace(
@@ -143,7 +143,7 @@ fn stale_versions_are_refused_and_put_keeps_secrets_it_leaves_out(db: &TestDatab
             Expect::Version(2),
         )
         .unwrap();
-    assert_eq!(cleared.representation["secret_fields"], json!(["credentials.password"]));
+    assert_eq!(cleared.representation()["secret_fields"], json!(["credentials.password"]));
     let mismatch = store.replace(
         Collection::ConnectorProfiles,
         "p-1",
@@ -167,8 +167,8 @@ fn patch_merges_and_validates_the_result(db: &TestDatabase) {
             Expect::Version(1),
         )
         .unwrap();
-    assert_eq!(patched.representation["status"], "sent");
-    assert_eq!(patched.representation["pricing"], json!({"total": 10}));
+    assert_eq!(patched.representation()["status"], "sent");
+    assert_eq!(patched.representation()["pricing"], json!({"total": 10}));
     let bad = store
         .patch(Collection::ServiceProposals, "prop-001", br#"{"status": "lost"}"#, Expect::Version(2))
         .unwrap_err();
@@ -178,8 +178,8 @@ fn patch_merges_and_validates_the_result(db: &TestDatabase) {
     let secret = store
         .patch(Collection::ConnectorProfiles, "p-1", br#"{"credentials": {"password": null}}"#, Expect::Version(1))
         .unwrap();
-    assert_eq!(secret.representation["secret_fields"], json!(["connection_string"]));
-    assert_eq!(secret.representation["credentials"], json!({"username": "reporting"}));
+    assert_eq!(secret.representation()["secret_fields"], json!(["connection_string"]));
+    assert_eq!(secret.representation()["credentials"], json!({"username": "reporting"}));
 }
 
 fn delete_honours_the_version(db: &TestDatabase) {
