@@ -67,6 +67,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // PostgreSQL server and fails loudly when there is none.
     // With every feature, so the validator's IB Flex kind and its golden files are tested; the
     // WebAssembly tests below use the default package, which refuses that kind.
+    // The storage services' tests send the seed's curl requests as it writes them.
+    shell::ensure_debian(&["/usr/bin/curl"], &["curl"], "the storage services' tests")?;
     step("tests", shell::cargo().args(["test", "--workspace", "--all-features", "--locked"]))?;
 
     // The validator compiled to WebAssembly must give the native reports byte for byte: the

@@ -113,4 +113,20 @@ fn each_collection_serves_its_filters(db: &TestDatabase) {
     assert_eq!(service.request("GET", "/connector/profiles", &[], None).status, 404);
 }
 
-on_both_backends!(documents_survive_a_kill_with_their_etags, each_collection_serves_its_filters);
+/// SIGTERM: the service finishes what is under way, says so, and exits 0.
+fn it_stops_gracefully_on_sigterm(db: &TestDatabase) {
+    let mut service = start(db);
+    assert_eq!(service.request("GET", "/health", &[], None).status, 200);
+    assert_eq!(service.terminate(), Some(0));
+    let log = service.log();
+    assert!(
+        log.contains("shutting down: finishing the requests under way") && log.contains("demo-config-service stopped"),
+        "{log}"
+    );
+}
+
+on_both_backends!(
+    documents_survive_a_kill_with_their_etags,
+    each_collection_serves_its_filters,
+    it_stops_gracefully_on_sigterm
+);

@@ -51,9 +51,26 @@ impl<C: diesel::r2d2::R2D2Connection + Send + 'static> diesel::r2d2::ManageConne
         self.manager.is_valid(conn)
     }
 
+    /// Broken when diesel says so: after a statement found the connection lost, libpq's
+    /// transaction status is unknown and diesel's transaction manager is in error, so the pool
+    /// drops it instead of handing it out again. (The pool does not test each connection at
+    /// check-out, which would cost a round trip per request.)
     fn has_broken(&self, conn: &mut C) -> bool {
         self.manager.has_broken(conn)
     }
+}
+
+/// Whether an error means the connection was lost before or while the statement ran, so a read
+/// may be retried on another connection.
+pub fn is_lost_connection(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ClosedConnection
+                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
+            _
+        )
+    )
 }
 
 /// A pool of connections to one database, on whichever backend its URL names.
@@ -165,6 +182,14 @@ impl Database {
         self.url.backend()
     }
 
+    /// The most connections the pool opens: work beyond that many at once only waits.
+    pub fn pool_size(&self) -> u32 {
+        match &self.pool {
+            Pools::Postgres(pool) => pool.max_size(),
+            Pools::Sqlite(pool) => pool.max_size(),
+        }
+    }
+
     /// A new PostgreSQL connection of its own, outside the pool (its session-level state, such
     /// as an advisory lock, ends when it is dropped). Fails on an SQLite database.
     pub fn establish_postgres(&self) -> Result<PgConnection> {
@@ -205,7 +230,10 @@ impl DbConnection {
 }
 
 fn builder<C: diesel::r2d2::R2D2Connection + Send + 'static>(max_size: u32) -> diesel::r2d2::Builder<Seeded<C>> {
-    Pool::builder().max_size(max_size).min_idle(Some(0)).connection_timeout(CONNECT_TIMEOUT)
+    // No `SELECT 1` at each check-out (a round trip per request for the services): a lost
+    // connection is retired when a statement finds it gone (`Seeded::has_broken`); readers
+    // that can retry do so on `is_lost_connection`.
+    Pool::builder().max_size(max_size).min_idle(Some(0)).connection_timeout(CONNECT_TIMEOUT).test_on_check_out(false)
 }
 
 /// Adds `connect_timeout` to a libpq URL unless the caller chose one.

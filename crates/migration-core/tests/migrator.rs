@@ -203,3 +203,33 @@ fn two_domains_with_one_name_are_rejected() {
     let error = Migrator::new([&DEMO, &DEMO_EDITED]).unwrap_err();
     assert!(matches!(error, Error::DuplicateDomain { .. }), "{error}");
 }
+
+/// A pooled connection whose server session died (a restart, an administrator) fails its next
+/// statement as a lost connection and is retired on its return: the pool hands out a working
+/// one next, without a `SELECT 1` at every check-out.
+#[test]
+fn a_lost_postgres_connection_is_retired_by_the_pool() {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let db = TestDatabase::postgres();
+    let pid = |connection: &mut migration_core::DbConnection| -> QueryResult<i32> {
+        migration_core::dispatch!(*connection, conn => diesel::sql_query("SELECT pg_backend_pid() AS pid").get_result::<Pid>(conn).map(|p| p.pid))
+    };
+    let mut pooled = db.database().get().unwrap();
+    let victim = pid(&mut pooled).unwrap();
+    drop(pooled);
+    let mut admin = PgConnection::establish(db.url()).unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({victim})")).execute(&mut admin).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut dead = db.database().get().unwrap();
+    let error = pid(&mut dead).expect_err("its session was terminated");
+    assert!(migration_core::is_lost_connection(&error), "{error:?}");
+    drop(dead);
+    let mut fresh = db.database().get().unwrap();
+    let replacement = pid(&mut fresh).unwrap();
+    assert_ne!(replacement, victim);
+}

@@ -7,7 +7,8 @@
 //! 413 too large, 415 wrong content type, 422 a document that breaks its kind's rules, with the
 //! validator's findings (line, column, path, rule).
 //!
-//! Diesel is blocking: every store call runs on tokio's blocking pool ([`service_kit::blocking`]).
+//! Diesel is blocking: every store call runs on tokio's blocking pool ([`service_kit::Blocking`]),
+//! as many at once as the database pool has connections.
 //! No response, log line or error holds a secret: the store never returns one.
 
 use std::path::PathBuf;
@@ -23,7 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use migration_core::{Database, Migrator, State as MigrationState};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use service_kit::{Problem, ServiceArgs, blocking, read_body};
+use service_kit::{Blocking, Problem, ServiceArgs, read_body};
 use upload_validator::report::Report;
 
 use crate::secrets::Keyring;
@@ -75,11 +76,13 @@ impl Service {
 struct App {
     store: Store,
     body_limit: usize,
+    blocking: Blocking,
 }
 
 /// The routes of `collections` over `store`, plus `GET /health`.
 pub fn router(store: Store, collections: &[Collection], body_limit: usize) -> Router {
-    let app = App { store, body_limit };
+    let blocking = Blocking::new(store.database().pool_size() as usize);
+    let app = App { store, body_limit, blocking };
     let mut router = Router::new().route("/health", get(|| async { axum::Json(json!({"status": "ok"})) }));
     for &collection in collections {
         let one = format!("{}/{{key}}", collection.path());
@@ -109,7 +112,7 @@ type Answer = Result<Response, Problem>;
 async fn create(State(app): State<App>, collection: Collection, headers: HeaderMap, body: Body) -> Answer {
     let body = read_body(&headers, body, app.body_limit, &["application/json"]).await?;
     let store = app.store.clone();
-    let stored = blocking(move || store.create(collection, &body)).await?.map_err(problem)?;
+    let stored = app.blocking.run(move || store.create(collection, &body)).await?.map_err(problem)?;
     let location = format!("{}/{}", collection.path(), percent_encode(&stored.key));
     let mut response = represent(StatusCode::CREATED, &stored);
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -120,7 +123,7 @@ async fn create(State(app): State<App>, collection: Collection, headers: HeaderM
 
 async fn read(State(app): State<App>, collection: Collection, Path(key): Path<String>, headers: HeaderMap) -> Answer {
     let store = app.store.clone();
-    let stored = blocking(move || store.get(collection, &key)).await?.map_err(problem)?;
+    let stored = app.blocking.run(move || store.get(collection, &key)).await?.map_err(problem)?;
     let etag = etag(stored.version);
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
@@ -137,7 +140,7 @@ async fn read(State(app): State<App>, collection: Collection, Path(key): Path<St
 async fn list(State(app): State<App>, collection: Collection, RawQuery(query): RawQuery) -> Answer {
     let query = list_query(collection, query.as_deref().unwrap_or(""))?;
     let store = app.store.clone();
-    let page = blocking(move || store.list(collection, &query)).await?.map_err(problem)?;
+    let page = app.blocking.run(move || store.list(collection, &query)).await?.map_err(problem)?;
     let mut body = String::with_capacity(64 + page.items.iter().map(|s| s.json.len() + 1).sum::<usize>());
     body.push_str("{\"items\":[");
     for (i, stored) in page.items.iter().enumerate() {
@@ -174,19 +177,21 @@ async fn update(
     };
     let body = read_body(&headers, body, app.body_limit, accepted).await?;
     let store = app.store.clone();
-    let stored = blocking(move || match how {
-        Update::Replace => store.replace(collection, &key, &body, expect),
-        Update::MergePatch => store.patch(collection, &key, &body, expect),
-    })
-    .await?
-    .map_err(problem)?;
+    let stored = app
+        .blocking
+        .run(move || match how {
+            Update::Replace => store.replace(collection, &key, &body, expect),
+            Update::MergePatch => store.patch(collection, &key, &body, expect),
+        })
+        .await?
+        .map_err(problem)?;
     Ok(represent(StatusCode::OK, &stored))
 }
 
 async fn delete(State(app): State<App>, collection: Collection, Path(key): Path<String>, headers: HeaderMap) -> Answer {
     let expect = if headers.contains_key(header::IF_MATCH) { required_version(&headers)? } else { Expect::Any };
     let store = app.store.clone();
-    blocking(move || store.delete(collection, &key, expect)).await?.map_err(problem)?;
+    app.blocking.run(move || store.delete(collection, &key, expect)).await?.map_err(problem)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -460,8 +465,8 @@ fn start(service: Service, cli: Cli) -> Result<(), String> {
         }
     }
     let router = router(Store::new(db, keys), service.collections(), args.body_limit);
-    // The blocking pool only waits on the database pool (10 connections on PostgreSQL):
-    // more threads than a few times that only add switching under load.
+    // At most the database pool's size of blocking work runs at once (`Blocking`); the cap
+    // only bounds threads kept for work that finishes after its request timed out.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(32)
         .enable_all()

@@ -350,10 +350,11 @@ impl Store {
     pub fn get(&self, collection: Collection, key: &str) -> Result<Stored, Error> {
         let d = self.dialect();
         let sql = format!("{} WHERE {} = $1", select(collection, &d), collection.key());
-        let mut connection = self.db.get()?;
         let query = Prepared::new(sql).text(key);
-        let rows: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
-            .map_err(query_error(format!("reading {} {key:?}", collection.noun())))?;
+        let rows: Vec<Row> = self.read(
+            format!("reading {} {key:?}", collection.noun()),
+            |connection| dispatch!(*connection, conn => query.clone().load(conn)),
+        )?;
         rows.into_iter()
             .next()
             .map(|row| represent(collection, row))
@@ -398,10 +399,11 @@ impl Store {
             table = collection.table(),
             key = collection.key(),
         );
-        let mut connection = self.db.get()?;
         let query = values.into_iter().fold(Prepared::new(sql), Prepared::text);
-        let rows: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
-            .map_err(query_error(format!("listing {}s", collection.noun())))?;
+        let rows: Vec<Row> = self.read(
+            format!("listing {}s", collection.noun()),
+            |connection| dispatch!(*connection, conn => query.clone().load(conn)),
+        )?;
         let mut items = rows.into_iter().map(|row| represent(collection, row)).collect::<Result<Vec<_>, _>>()?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
@@ -538,6 +540,24 @@ impl Store {
             }
         }
         Ok(rotation)
+    }
+
+    /// Runs a read, once more on another connection if its connection turned out to be lost
+    /// (the server restarted since it was pooled): the lost one is retired when dropped.
+    fn read<T>(
+        &self,
+        context: String,
+        mut run: impl FnMut(&mut migration_core::DbConnection) -> QueryResult<T>,
+    ) -> Result<T, Error> {
+        let mut connection = self.db.get()?;
+        match run(&mut connection) {
+            Err(error) if migration_core::is_lost_connection(&error) => {
+                drop(connection);
+                let mut connection = self.db.get()?;
+                run(&mut connection).map_err(query_error(context))
+            }
+            result => result.map_err(query_error(context)),
+        }
     }
 
     /// Writes a new document and secret changes, if the version is as expected.

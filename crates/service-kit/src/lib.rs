@@ -2,7 +2,7 @@
 //! command line ([`ServiceArgs`]: address, database, limits), logging ([`init_tracing`]),
 //! errors as RFC 9457 problem+json bodies ([`Problem`]), reading a request body within a
 //! size limit and of an accepted media type ([`read_body`]), running blocking work (diesel)
-//! off the async runtime ([`blocking`]), and serving with a request timeout, request tracing
+//! off the async runtime, a fair number at a time ([`Blocking`]), and serving with a request timeout, request tracing
 //! that never logs a body, and graceful shutdown on SIGINT or SIGTERM ([`serve`]).
 //!
 //! It knows no domain and no database; the services link it beside the domain crates they
@@ -177,13 +177,32 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, accepted: 
     })
 }
 
-/// Runs blocking work (a diesel call) on tokio's blocking pool, never on the async runtime's
-/// threads; a panic in it is a 500 that names no detail.
-pub async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
-    tokio::task::spawn_blocking(work).await.map_err(|error| {
-        tracing::error!(%error, "a request's work failed");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the service; it has been logged")
-    })
+/// Runs blocking work (diesel calls) on tokio's blocking pool, never on the async runtime's
+/// threads, at most `permits` at once: requests beyond that wait their turn in arrival order
+/// (tokio's semaphore is fair), instead of as blocking threads racing for the database pool's
+/// connections, which stretched the slowest requests' wait.
+#[derive(Debug, Clone)]
+pub struct Blocking {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl Blocking {
+    /// At most `permits` pieces of work at once (the database pool's size).
+    pub fn new(permits: usize) -> Blocking {
+        Blocking { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits.max(1))) }
+    }
+
+    /// Runs `work` when its turn comes; a panic in it is a 500 that names no detail.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, Problem> {
+        let failed = || {
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the service; it has been logged")
+        };
+        let _permit = self.permits.acquire().await.map_err(|_| failed())?;
+        tokio::task::spawn_blocking(work).await.map_err(|error| {
+            tracing::error!(%error, "a request's work failed");
+            failed()
+        })
+    }
 }
 
 /// Serves `router` on `address` until SIGINT or SIGTERM, then finishes the requests under
