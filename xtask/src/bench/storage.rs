@@ -185,29 +185,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let release = shell::target_dir().join("release");
     let log = |name: &str| std::fs::File::create(work.join(format!("{name}.log"))).map_err(|e| e.to_string());
-    let connector = Process(
-        Command::new(release.join("connector-service"))
-            .args(["--listen", OURS_CONNECTOR])
-            .env("DATABASE_URL", &ours_url)
-            .env("INTAKE_SECRET_KEY", &key)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log("connector-service")?)
-            .spawn()
-            .map_err(|e| format!("connector-service: {e}"))?,
-    );
-    wait_for(OURS_CONNECTOR)?;
-    let _demo = Process(
-        Command::new(release.join("demo-config-service"))
-            .args(["--listen", OURS_DEMO])
-            .env("DATABASE_URL", &ours_url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log("demo-config-service")?)
-            .spawn()
-            .map_err(|e| format!("demo-config-service: {e}"))?,
-    );
-    wait_for(OURS_DEMO)?;
+    // Both services on one database, each on its bench port, logging warnings only.
+    let service = |name: &str, address: &str, key: Option<&str>| -> Result<Process, String> {
+        let mut command = Command::new(release.join(name));
+        command.args(["--listen", address]).env("DATABASE_URL", &ours_url).env("RUST_LOG", "warn");
+        if let Some(key) = key {
+            command.env("INTAKE_SECRET_KEY", key);
+        }
+        let child = command.stdout(Stdio::null()).stderr(log(name)?).spawn().map_err(|e| format!("{name}: {e}"))?;
+        wait_for(address)?;
+        Ok(Process(child))
+    };
+    let connector = service("connector-service", OURS_CONNECTOR, Some(&key))?;
+    let _demo = service("demo-config-service", OURS_DEMO, None)?;
     let peer_url = format!(
         "postgresql+asyncpg://{}/{peer_db}",
         options.pg.trim_start_matches("postgres://").trim_end_matches('/')
