@@ -41,3 +41,11 @@ fn persistent_storage_matches_diesel() {
     assert_agrees::<Pg>(&persistent_storage::MIGRATIONS, Backend::Postgres, &POSTGRES);
     assert_agrees::<Sqlite>(&persistent_storage::MIGRATIONS, Backend::Sqlite, &SQLITE);
 }
+
+#[test]
+fn upload_matches_diesel() {
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/upload/postgres");
+    const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/upload/sqlite");
+    assert_agrees::<Pg>(&upload::MIGRATIONS, Backend::Postgres, &POSTGRES);
+    assert_agrees::<Sqlite>(&upload::MIGRATIONS, Backend::Sqlite, &SQLITE);
+}

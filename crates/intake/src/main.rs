@@ -13,6 +13,7 @@ mod market;
 mod migrate;
 mod output;
 mod storage;
+mod uploads;
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +50,8 @@ enum Command {
     MarketData(market::MarketArgs),
     /// Persistent storage: make a secret key, rotate the stored secrets to a new one.
     Storage(storage::StorageArgs),
+    /// Upload infrastructure: the retail planning tables' statistics.
+    Uploads(uploads::UploadsArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Alm(args) => alm::execute(&cli.database_url, cli.json, args),
         Command::MarketData(args) => market::execute(&cli.database_url, cli.json, args),
         Command::Storage(args) => storage::execute(&cli.database_url, cli.json, args),
+        Command::Uploads(args) => uploads::execute(&cli.database_url, cli.json, args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -13,8 +13,14 @@ use migration_core::{
 use crate::output;
 
 /// The migration sets this binary links, in the order `migrate` applies them.
-pub fn domains() -> [&'static Domain; 4] {
-    [&execution_dedup::MIGRATIONS, &alm_tracking::MIGRATIONS, &market_data::MIGRATIONS, &persistent_storage::MIGRATIONS]
+pub fn domains() -> [&'static Domain; 5] {
+    [
+        &execution_dedup::MIGRATIONS,
+        &alm_tracking::MIGRATIONS,
+        &market_data::MIGRATIONS,
+        &persistent_storage::MIGRATIONS,
+        &upload::MIGRATIONS,
+    ]
 }
 
 #[derive(Debug, Args)]

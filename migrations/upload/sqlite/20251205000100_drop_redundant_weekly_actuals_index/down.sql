@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS idx_weekly_actuals_workflow ON weekly_actuals(workflow_id, week_number);
