@@ -313,7 +313,7 @@ pub enum Error {
     /// `rebless` without a reason.
     #[error("say why the edited migration is acceptable: the reason is kept in the audit trail")]
     ReasonRequired,
-    /// A bookkeeping query failed.
+    /// A query failed (bookkeeping, or a domain's own read); nothing was changed by it.
     #[error("{context}: {source}")]
     Query {
         /// What was being done.

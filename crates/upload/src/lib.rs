@@ -29,23 +29,6 @@ pub static MIGRATIONS: migration_core::Domain = include!(concat!(env!("OUT_DIR")
 pub const TABLES: [&str; 7] =
     ["store_clusters", "categories", "stores", "workflows", "workflow_forecasts", "historical_sales", "weekly_actuals"];
 
-/// Why a call failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// Connecting failed.
-    #[error(transparent)]
-    Database(#[from] migration_core::Error),
-    /// A statement failed; nothing was changed.
-    #[error("{context}: {source}")]
-    Query {
-        /// What was being done.
-        context: String,
-        /// The driver's error.
-        source: diesel::result::Error,
-    },
-}
-
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -56,12 +39,14 @@ struct Count {
 
 /// The row count of each table (the seed's "table statistics"), in [`TABLES`] order, read in
 /// one statement so the counts are of one moment.
-pub fn stats(db: &Database) -> Result<Vec<(&'static str, i64)>, Error> {
+pub fn stats(db: &Database) -> Result<Vec<(&'static str, i64)>, migration_core::Error> {
     let mut connection = db.get()?;
     let sql: Vec<String> =
         TABLES.iter().map(|t| format!("SELECT CAST('{t}' AS TEXT) AS name, count(*) AS n FROM {t}")).collect();
-    let counts: Vec<Count> = dispatch!(connection, conn => diesel::sql_query(sql.join(" UNION ALL ")).load(conn))
-        .map_err(|source| Error::Query { context: "counting the upload tables' rows".into(), source })?;
+    let counts: Vec<Count> =
+        dispatch!(connection, conn => diesel::sql_query(sql.join(" UNION ALL ")).load(conn)).map_err(|source| {
+            migration_core::Error::Query { context: "counting the upload tables' rows".into(), source }
+        })?;
     Ok(TABLES.iter().map(|table| (*table, counts.iter().find(|c| c.name == *table).map_or(0, |c| c.n))).collect())
 }
 
