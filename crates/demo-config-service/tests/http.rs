@@ -125,8 +125,50 @@ fn it_stops_gracefully_on_sigterm(db: &TestDatabase) {
     );
 }
 
+/// A request held up by the database past `--request-timeout` is answered 503 with a
+/// problem body when the time is up, not left hanging; its statement ends with it, so nothing
+/// is written after the client was told it failed; the service answers the next one.
+fn a_request_past_its_time_limit_gets_503(db: &TestDatabase) {
+    let service = ServiceProcess::start(
+        BINARY.as_ref(),
+        &["--listen", "127.0.0.1:0", "--request-timeout", "1"],
+        &[("DATABASE_URL", db.url())],
+    );
+    // Another session holds the table's write lock (PostgreSQL: ACCESS EXCLUSIVE; SQLite: the
+    // database's write lock), so the request's statement waits.
+    let mut holder = db.database().get().unwrap();
+    let lock = match db.backend() {
+        migration_core::Backend::Postgres => "BEGIN; LOCK TABLE client_configs IN ACCESS EXCLUSIVE MODE;",
+        migration_core::Backend::Sqlite => "BEGIN IMMEDIATE; DELETE FROM client_configs WHERE client_id = 'none';",
+    };
+    holder.batch_execute(lock).unwrap();
+    let started = std::time::Instant::now();
+    let held = service.send_json(
+        "POST",
+        "/demo/clients",
+        &[],
+        &json!({"client_id": "c-1", "client_name": "Acme", "license_type": "basic"}),
+    );
+    let waited = started.elapsed();
+    assert_eq!(held.status, 503, "{}", held.text());
+    assert_eq!(held.header("content-type"), Some("application/problem+json"));
+    assert!(
+        held.json()["detail"].as_str().unwrap().contains("past this request's time limit; nothing was changed"),
+        "{}",
+        held.text()
+    );
+    assert!(waited < std::time::Duration::from_secs(5), "answered after {waited:?}");
+    holder.batch_execute("ROLLBACK").unwrap();
+    drop(holder);
+    // The statement was cancelled with the request: the write did not happen later either.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(service.request("GET", "/demo/clients/c-1", &[], None).status, 404);
+    assert_eq!(service.request("GET", "/health", &[], None).status, 200);
+}
+
 on_both_backends!(
     documents_survive_a_kill_with_their_etags,
     each_collection_serves_its_filters,
-    it_stops_gracefully_on_sigterm
+    it_stops_gracefully_on_sigterm,
+    a_request_past_its_time_limit_gets_503,
 );

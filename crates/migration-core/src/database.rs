@@ -133,9 +133,27 @@ impl Database {
 
     /// Connects to an already parsed URL.
     pub fn connect_parsed(url: DatabaseUrl) -> Result<Self> {
+        Self::connect_with(url, None)
+    }
+
+    /// Connects as [`Database::connect`] does, with every statement limited to `limit`: on
+    /// PostgreSQL `statement_timeout` cancels a statement that runs (or waits for a lock)
+    /// longer, on SQLite a writer waits at most that long for another (`busy_timeout`), so work
+    /// whose caller has given up (a service's timed-out request) ends instead of finishing
+    /// later. Migrations want no such limit: connect for them with [`Database::connect`].
+    pub fn connect_limited(url: &str, limit: Duration) -> Result<Self> {
+        Self::connect_with(DatabaseUrl::parse(url)?, Some(limit))
+    }
+
+    fn connect_with(url: DatabaseUrl, limit: Option<Duration>) -> Result<Self> {
+        let busy_ms = limit.map_or(SQLITE_BUSY_TIMEOUT_MS, |l| u32::try_from(l.as_millis()).unwrap_or(u32::MAX));
+        let pragmas = SqlitePragmas { busy_ms };
         let pool = match &url {
             DatabaseUrl::Postgres(raw) => {
-                let conninfo = with_connect_timeout(raw);
+                let mut conninfo = with_connect_timeout(raw);
+                if let Some(limit) = limit.filter(|_| !raw.contains("options=")) {
+                    conninfo.push_str(&format!("&options=-c%20statement_timeout%3D{}", limit.as_millis()));
+                }
                 // Establish once directly: r2d2 would retry until its timeout and could only
                 // report "timed out"; libpq's first answer is the useful one.
                 let probe =
@@ -150,10 +168,10 @@ impl Database {
                 let target = path.to_string_lossy().into_owned();
                 let mut probe = SqliteConnection::establish(&target)
                     .map_err(|source| Error::Connect { url: url.clone(), source })?;
-                configure_sqlite(&mut probe)
+                configure_sqlite(&mut probe, busy_ms)
                     .map_err(|source| Error::Query { context: format!("configure SQLite database {url}"), source })?;
                 let manager = Seeded::new(target, Some(probe));
-                Pools::Sqlite(builder(8).connection_customizer(Box::new(SqlitePragmas)).build_unchecked(manager))
+                Pools::Sqlite(builder(8).connection_customizer(Box::new(pragmas)).build_unchecked(manager))
             }
             DatabaseUrl::SqliteMemory => {
                 // Every connection to :memory: is its own database: the pool holds exactly one,
@@ -163,7 +181,7 @@ impl Database {
                     .min_idle(Some(1))
                     .idle_timeout(None)
                     .max_lifetime(None)
-                    .connection_customizer(Box::new(SqlitePragmas))
+                    .connection_customizer(Box::new(pragmas))
                     .build(manager)
                     .map_err(|error| Error::Pool { url: url.clone(), message: error.to_string() })?;
                 Pools::Sqlite(pool)
@@ -248,17 +266,19 @@ fn with_connect_timeout(url: &str) -> String {
 /// Settings every SQLite connection gets: enforced foreign keys, WAL so readers do not block
 /// the writer, and a busy timeout so concurrent writers wait instead of failing at once.
 #[derive(Debug, Clone, Copy)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_ms: u32,
+}
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> std::result::Result<(), diesel::r2d2::Error> {
-        configure_sqlite(conn).map_err(diesel::r2d2::Error::QueryError)
+        configure_sqlite(conn, self.busy_ms).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
-fn configure_sqlite(conn: &mut SqliteConnection) -> QueryResult<()> {
+fn configure_sqlite(conn: &mut SqliteConnection, busy_ms: u32) -> QueryResult<()> {
     conn.batch_execute(&format!(
-        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
     ))
 }
 
@@ -341,7 +361,7 @@ mod tests {
     #[test]
     fn a_pragma_guard_puts_the_settings_back_even_after_a_panic() {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        configure_sqlite(&mut conn).unwrap();
+        configure_sqlite(&mut conn, SQLITE_BUSY_TIMEOUT_MS).unwrap();
         let read = |conn: &mut SqliteConnection| -> (i64, i64, i64) {
             #[derive(diesel::QueryableByName)]
             struct Settings {

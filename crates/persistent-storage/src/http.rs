@@ -369,6 +369,13 @@ fn problem(error: Error) -> Problem {
             Problem::new(StatusCode::PRECONDITION_FAILED, error.to_string()).with("current_etag", Value::from(etag(*current)))
         }
         Error::BadPageToken => Problem::new(StatusCode::BAD_REQUEST, error.to_string()),
+        Error::Query { source, .. } if is_time_limit(source) => {
+            tracing::warn!(%error, "a statement passed the request's time limit and was stopped");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database was busy past this request's time limit; nothing was changed, try again shortly",
+            )
+        }
         Error::Database(migration_core::Error::Pool { .. }) | Error::Database(migration_core::Error::Connect { .. }) => {
             tracing::error!(%error, "the database is out of reach");
             Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is out of reach; try again shortly")
@@ -378,6 +385,14 @@ fn problem(error: Error) -> Problem {
             Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the request failed inside the service; it has been logged")
         }
     }
+}
+
+/// Whether a statement was stopped by the services' time limit: PostgreSQL's
+/// `statement_timeout` cancelled it, or SQLite's writer waited out its `busy_timeout`.
+fn is_time_limit(error: &diesel::result::Error) -> bool {
+    let diesel::result::Error::DatabaseError(_, information) = error else { return false };
+    let message = information.message();
+    message.contains("statement timeout") || message.contains("database is locked")
 }
 
 /// The command line of both services.
@@ -442,6 +457,7 @@ fn start(service: Service, cli: Cli) -> Result<(), String> {
     } else {
         None
     };
+    // Migrations run without a time limit, on a connection of their own.
     let db = Database::connect(&args.database_url).map_err(|e| e.to_string())?;
     let migrator = Migrator::new([&crate::MIGRATIONS]).map_err(|e| e.to_string())?;
     if args.no_migrate {
@@ -464,6 +480,14 @@ fn start(service: Service, cli: Cli) -> Result<(), String> {
             tracing::info!(count = applied.len(), "applied the persistent_storage migrations");
         }
     }
+    drop(db);
+    // Requests' statements are limited to the request's own time: when a request is answered
+    // 503, its statement is cancelled (PostgreSQL) or stops waiting for the write lock
+    // (SQLite) instead of finishing after the client was told it failed.
+    // A tenth less than the request's own limit, so the statement has ended (and the answer
+    // says so) by the time the request would be cut off.
+    let limit = std::time::Duration::from_millis(args.request_timeout * 900);
+    let db = Database::connect_limited(&args.database_url, limit).map_err(|e| e.to_string())?;
     let router = router(Store::new(db, keys), service.collections(), args.body_limit);
     // At most the database pool's size of blocking work runs at once (`Blocking`); the cap
     // only bounds threads kept for work that finishes after its request timed out.
