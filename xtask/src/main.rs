@@ -12,6 +12,9 @@
 //!   migrated as a process beside Alembic.
 //! - `cargo xtask bench validate` measures the upload validator natively and in Chromium
 //!   beside PapaParse.
+//! - `cargo xtask bench alm`, `bench market-data` and `bench storage` measure the ALM import
+//!   beside ibflex, seed 001's claims, and seed 002's services beside their FastAPI peer and
+//!   pgbench.
 //! - `cargo xtask fuzz` fuzzes the upload validator (cargo-fuzz, nightly).
 //!
 //! It keeps to `std` so it builds in seconds; each subcommand is a module.
@@ -45,6 +48,10 @@ Commands:
                    the Alembic peer's 20 tables as a process beside `alembic upgrade head`
   bench validate   the upload validator: native MB/s per payload kind, memory on 1 GB, and
                    in headless Chromium the WebAssembly package beside PapaParse
+  bench alm        the IB Flex import and parser beside ibflex (see `cargo xtask bench alm --help`)
+  bench market-data
+                   seed 001's claims on both backends, and the low-lock conversion
+  bench storage    the two storage services beside the FastAPI peer and pgbench, and memory
   fuzz [--seconds N]
                    cargo-fuzz over every payload kind (installs nightly and cargo-fuzz)
   help             this message

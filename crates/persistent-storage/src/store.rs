@@ -343,13 +343,15 @@ impl Store {
     pub fn create(&self, collection: Collection, body: &[u8]) -> Result<Stored, Error> {
         let (mut document, report) = validate(collection, body)?;
         let key = take_key(collection, &mut document, None, &report)?;
-        let parts = self.split(collection, document)?;
+        let parts = split(collection, document)?;
         let d = self.dialect();
         let now = d.now();
         let has_secrets = !collection.secret_fields().is_empty();
         let sql = format!(
             "INSERT INTO {table} ({key_column}, {data}, created_at, updated_at, version{secrets_column})
-             VALUES ($1, {json}, {time}, {time}, 1{secrets_value}) ON CONFLICT ({key_column}) DO NOTHING",
+             VALUES ($1, {json}, {time}, {time}, 1{secrets_value}) ON CONFLICT ({key_column}) DO NOTHING
+             RETURNING {returning}",
+            returning = columns(collection, &d),
             table = collection.table(),
             key_column = collection.key(),
             data = collection.data_column(),
@@ -367,13 +369,12 @@ impl Store {
         if has_secrets {
             query = query.nullable_text(secrets);
         }
-        let inserted = dispatch!(connection, conn => query.clone().execute(conn))
+        let inserted: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
             .map_err(query_error(format!("storing {} {key:?}", collection.noun())))?;
-        drop(connection);
-        if inserted == 0 {
-            return Err(Error::Exists { noun: collection.noun(), key });
+        match inserted.into_iter().next() {
+            Some(row) => represent(collection, row),
+            None => Err(Error::Exists { noun: collection.noun(), key }),
         }
-        self.get(collection, &key)
     }
 
     /// The document with this key.
@@ -449,7 +450,7 @@ impl Store {
     pub fn replace(&self, collection: Collection, key: &str, body: &[u8], expect: Expect) -> Result<Stored, Error> {
         let (mut document, report) = validate(collection, body)?;
         take_key(collection, &mut document, Some(key), &report)?;
-        let parts = self.split(collection, document)?;
+        let parts = split(collection, document)?;
         self.write(collection, key, parts, expect)
     }
 
@@ -485,7 +486,7 @@ impl Store {
         // Validated as the document it becomes, secrets left out (they are checked below).
         let text = serde_json::to_string_pretty(&Value::Object(merged)).unwrap_or_default();
         let (document, _) = validate(collection, text.as_bytes())?;
-        let mut parts = self.split(collection, document)?;
+        let mut parts = split(collection, document)?;
         for (field, value) in secrets {
             let value = match value {
                 Value::Null => None,
@@ -607,6 +608,7 @@ impl Store {
         if let Expect::Version(_) = expect {
             sql.push_str(&format!(" AND version = ${version_parameter}"));
         }
+        sql.push_str(&format!(" RETURNING {}", columns(collection, &d)));
         let secrets = Value::Object(secrets_patch(&parts.secrets, self.keys.as_deref(), collection, key)?).to_string();
         let text = Value::Object(parts.document).to_string();
         let now = d.time_value(d.now());
@@ -618,13 +620,13 @@ impl Store {
         if let Expect::Version(v) = expect {
             query = query.big_int(v);
         }
-        let updated = dispatch!(connection, conn => query.clone().execute(conn))
+        let updated: Vec<Row> = dispatch!(connection, conn => query.clone().load(conn))
             .map_err(query_error(format!("changing {} {key:?}", collection.noun())))?;
         drop(connection);
-        if updated == 0 {
-            return Err(self.why_unchanged(collection, key, expect));
+        match updated.into_iter().next() {
+            Some(row) => represent(collection, row),
+            None => Err(self.why_unchanged(collection, key, expect)),
         }
-        self.get(collection, key)
     }
 
     /// Why a conditional write changed no row: the key is gone, or its version moved on.
@@ -643,35 +645,40 @@ impl Store {
             _ => Error::NotFound { noun: collection.noun(), key: key.to_owned() },
         }
     }
+}
 
-    /// Takes the secrets out of a validated document.
-    fn split(&self, collection: Collection, mut document: Map<String, Value>) -> Result<Parts, Error> {
-        let mut secrets = Vec::new();
-        for path in collection.secret_fields() {
-            match take_path(&mut document, path) {
-                Some(Value::String(text)) => secrets.push((path.join("."), Some(SecretString::from(text)))),
-                Some(Value::Null) => secrets.push((path.join("."), None)),
-                Some(_) => return Err(Error::Invalid(Box::new(secret_type_report(collection, &path.join("."))))),
-                None => {}
-            }
+/// Takes the secrets out of a validated document.
+fn split(collection: Collection, mut document: Map<String, Value>) -> Result<Parts, Error> {
+    let mut secrets = Vec::new();
+    for path in collection.secret_fields() {
+        match take_path(&mut document, path) {
+            Some(Value::String(text)) => secrets.push((path.join("."), Some(SecretString::from(text)))),
+            Some(Value::Null) => secrets.push((path.join("."), None)),
+            Some(_) => return Err(Error::Invalid(Box::new(secret_type_report(collection, &path.join("."))))),
+            None => {}
         }
-        Ok(Parts { document, secrets })
     }
+    Ok(Parts { document, secrets })
 }
 
 /// Most documents a page holds.
 pub const MAX_PAGE: u32 = 500;
 
-fn select(collection: Collection, d: &Dialect) -> String {
+/// What a read selects of a row, as [`Row`] names it; writes return the same with RETURNING,
+/// so a write answers with the stored row without reading it again.
+fn columns(collection: Collection, d: &Dialect) -> String {
     format!(
-        "SELECT {key} AS key, {data} AS data, {created} AS created_at, {updated} AS updated_at, version, {secrets} AS secrets FROM {table}",
+        "{key} AS key, {data} AS data, {created} AS created_at, {updated} AS updated_at, version, {secrets} AS secrets",
         key = collection.key(),
         data = d.json_text(collection.data_column()),
         created = d.time_text("created_at"),
         updated = d.time_text("updated_at"),
         secrets = if collection.secret_fields().is_empty() { "CAST(NULL AS TEXT)" } else { "secrets" },
-        table = collection.table(),
     )
+}
+
+fn select(collection: Collection, d: &Dialect) -> String {
+    format!("SELECT {} FROM {}", columns(collection, d), collection.table())
 }
 
 /// The representation of a row (see [`Stored::representation`]).

@@ -134,8 +134,7 @@ fn operations() -> Vec<Operation> {
             sql: "\\set n random(1, 2000000000)\n\
                   INSERT INTO connector_profiles (id, profile_data, created_at, updated_at, version, secrets) \
                   VALUES ('pgb-' || CAST(:client_id AS TEXT) || '-' || CAST(:n AS TEXT), CAST('{\"name\": \"Bench\", \"type\": \"sql\", \"credentials\": {\"username\": \"etl\"}}' AS JSONB), now(), now(), 1, \
-                  '{\"connection_string\": \"v1.k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", \"credentials.password\": \"v1.k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}') ON CONFLICT (id) DO NOTHING;\n\
-                  SELECT_PROFILE WHERE id = 'pgb-' || :client_id || '-' || CAST(:n AS TEXT);\n",
+                  '{\"connection_string\": \"v1.k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\", \"credentials.password\": \"v1.k1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}') ON CONFLICT (id) DO NOTHING RETURNING RETURNING_PROFILE;\n",
         },
         Operation {
             name: "GET client by id",
@@ -151,8 +150,7 @@ fn operations() -> Vec<Operation> {
             script: POST_CLIENT_LUA,
             sql: "\\set n random(1, 2000000000)\n\
                   INSERT INTO client_configs (client_id, config_data, created_at, updated_at, version) \
-                  VALUES ('pgb-' || CAST(:client_id AS TEXT) || '-' || CAST(:n AS TEXT), CAST('{\"client_name\": \"Bench\", \"license_type\": \"professional\", \"modules\": [\"SCOR\", \"CRM\"]}' AS JSONB), now(), now(), 1) ON CONFLICT (client_id) DO NOTHING;\n\
-                  SELECT_CLIENT WHERE client_id = 'pgb-' || :client_id || '-' || CAST(:n AS TEXT);\n",
+                  VALUES ('pgb-' || CAST(:client_id AS TEXT) || '-' || CAST(:n AS TEXT), CAST('{\"client_name\": \"Bench\", \"license_type\": \"professional\", \"modules\": [\"SCOR\", \"CRM\"]}' AS JSONB), now(), now(), 1) ON CONFLICT (client_id) DO NOTHING RETURNING RETURNING_CLIENT;\n",
         },
     ]
 }
@@ -412,6 +410,12 @@ fn wrk(
     Ok(Load { requests_per_second, p50_ms, p99_ms })
 }
 
+/// The column list of a `SELECT ... FROM table`.
+fn returned(select: &str) -> &str {
+    let columns = select.strip_prefix("SELECT ").unwrap_or(select);
+    columns.rsplit_once(" FROM ").map_or(columns, |(columns, _)| columns)
+}
+
 /// wrk's `1.86ms`, `312.00us`, `1.02s`.
 fn milliseconds(text: &str) -> Option<f64> {
     let split = text.find(|c: char| c.is_ascii_alphabetic())?;
@@ -434,6 +438,9 @@ fn pgbench(
 ) -> Result<Load, String> {
     let script = operation
         .sql
+        // A write returns the row it stored, as the services' INSERT ... RETURNING does.
+        .replace("RETURNING_PROFILE", returned(SELECT_PROFILE))
+        .replace("RETURNING_CLIENT", returned(SELECT_CLIENT))
         .replace("SELECT_PROFILE", SELECT_PROFILE)
         .replace("SELECT_CLIENT", SELECT_CLIENT)
         .replace("DOCUMENTS", &options.documents.to_string());
