@@ -602,6 +602,7 @@ macro_rules! merge {
                 ("merged_into_day", day_records - days),
                 ("summary_rows", summary_rows),
             ],
+            details: Vec::new(),
         })
     }};
 }

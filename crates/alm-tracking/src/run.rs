@@ -273,6 +273,7 @@ impl<'db> Run<'db> {
                 inserted: 0,
                 skipped: Vec::new(),
                 rejected: 0,
+                details: Vec::new(),
             };
             let report = ImportReport::unchanged(path.display().to_string(), since, counts);
             return Ok((report, Some(known.file_type)));

@@ -226,6 +226,7 @@ impl MergeCounts {
                 ("already_imported", staged - inserted - duplicated_in_file),
                 ("duplicated_in_file", duplicated_in_file),
             ],
+            details: Vec::new(),
         }
     }
 }

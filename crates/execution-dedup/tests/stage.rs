@@ -38,6 +38,7 @@ fn the_stage_and_the_validator_match_the_trades_table(db: &TestDatabase) {
             ColumnType::Text => ty.starts_with("varchar(") || ty == "text",
             ColumnType::BigInt => ty == "bigint",
             ColumnType::Timestamp => ty == "timestamp",
+            ColumnType::Date => ty == "date",
         };
         assert!(compatible, "{}: staged as {:?}, stored as {definition}", column.name, column.ty);
         // A column the stage may leave NULL must accept NULL.

@@ -113,6 +113,7 @@ impl FileState {
             inserted: get("inserted"),
             skipped: skipped.iter().map(|&name| (name, get(name))).collect(),
             rejected: get("rejected"),
+            details: Vec::new(),
         }
     }
 }

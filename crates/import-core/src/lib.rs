@@ -75,6 +75,17 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// A rule of the domain refuses the file as a whole (a week uploaded before, without
+    /// asking to replace it); nothing was written.
+    #[error("{}: {message}; nothing was written", path.display())]
+    Conflict {
+        /// The file.
+        path: PathBuf,
+        /// The rule, in the validator's report style (`week-already-uploaded`).
+        rule: &'static str,
+        /// What is in the way and what to do.
+        message: String,
+    },
     /// The domain's migrations are not all applied.
     #[error("the database is not ready for {domain} imports: migrations not applied: {missing}; apply them first")]
     NotMigrated {

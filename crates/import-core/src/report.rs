@@ -33,6 +33,10 @@ pub struct Counts {
     pub skipped: Vec<(&'static str, u64)>,
     /// Rows with errors (skipped with `skip_invalid`, otherwise the reason nothing was written).
     pub rejected: u64,
+    /// What the written rows became, in the importer's words and order (weekly actuals: the
+    /// `weekly_rows` their days were summed into, how many were `replaced`); not part of the
+    /// sum above.
+    pub details: Vec<(&'static str, u64)>,
 }
 
 impl Counts {
@@ -42,6 +46,7 @@ impl Counts {
             .into_iter()
             .chain(self.skipped.iter().copied())
             .chain([("rejected", self.rejected)])
+            .chain(self.details.iter().copied())
     }
 
     /// The count called `name`, if the report has one.
@@ -120,6 +125,7 @@ impl ImportReport {
             inserted: 0,
             skipped,
             rejected: validation.records - tally.staged - tally.prefix,
+            details: Vec::new(),
         };
         ImportReport {
             file,
@@ -142,6 +148,7 @@ impl ImportReport {
             inserted: merged.inserted,
             skipped,
             rejected: validation.records - tally.staged - tally.prefix,
+            details: merged.details,
         };
         debug_assert_eq!(
             counts.inserted + counts.skipped.iter().map(|(_, n)| n).sum::<u64>(),
@@ -177,10 +184,12 @@ impl ImportReport {
 }
 
 /// What a merge wrote and why it left the other staged rows out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Merged {
     /// Rows written.
     pub inserted: u64,
     /// Staged rows not written, per reason (the importer's [`SKIPPED`](crate::Importer::SKIPPED) names).
     pub skipped: Vec<(&'static str, u64)>,
+    /// What the written rows became (see [`Counts::details`]).
+    pub details: Vec<(&'static str, u64)>,
 }

@@ -135,8 +135,35 @@ impl<'db, I: Importer> Session<'db, I> {
         let file_name = self.recorded_name(path)?;
         // Opened before anything is written, so a missing file is a plain error.
         let file = File::open(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        let job = Job { importer: &self.importer, path, file_name: &file_name, options };
-        let source = Source { file, path, progress, reading: Reading::Whole };
+        self.run(path, &file_name, Input::File(file), options, progress)
+    }
+
+    /// Imports a stream (an HTTP request's body) as a file called `name`, read once, as it
+    /// arrives: the same steps as [`import`](Session::import), but a stream is always read
+    /// whole (no history is consulted or kept). A read error of the stream fails the import
+    /// and writes nothing.
+    pub fn import_stream(
+        &self,
+        name: &str,
+        stream: &mut dyn std::io::Read,
+        options: ImportOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportReport> {
+        let path = Path::new(name);
+        let file_name = self.recorded_name(path)?;
+        self.run(path, &file_name, Input::Stream(stream), options, progress)
+    }
+
+    fn run<'a>(
+        &self,
+        path: &'a Path,
+        file_name: &str,
+        input: Input<'a>,
+        options: ImportOptions,
+        progress: &'a mut dyn FnMut(u64),
+    ) -> Result<ImportReport> {
+        let job = Job { importer: &self.importer, path, file_name, options };
+        let source = Source { input, path, progress, reading: Reading::Whole };
         let report = match &mut self.db.get()? {
             DbConnection::Postgres(conn) => job.run(&mut **conn, source),
             DbConnection::Sqlite(conn) => {
@@ -182,12 +209,37 @@ struct Job<'a, I> {
     options: ImportOptions,
 }
 
-/// An opened file, its path (for messages) and who to tell how far it is read.
+/// An opened file or a stream, its path (for messages) and who to tell how far it is read.
 struct Source<'a> {
-    file: File,
+    input: Input<'a>,
     path: &'a Path,
     progress: &'a mut dyn FnMut(u64),
     reading: Reading,
+}
+
+/// What is read: a file (which a re-import may hash and seek in) or a stream (read once).
+enum Input<'a> {
+    File(File),
+    Stream(&'a mut dyn std::io::Read),
+}
+
+impl Input<'_> {
+    /// The file, for what only a file allows (its length, seeking).
+    fn file(&mut self) -> std::io::Result<&mut File> {
+        match self {
+            Input::File(file) => Ok(file),
+            Input::Stream(_) => Err(std::io::Error::new(ErrorKind::Unsupported, "a stream cannot be read again")),
+        }
+    }
+}
+
+impl std::io::Read for Input<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Input::File(file) => file.read(buffer),
+            Input::Stream(stream) => stream.read(buffer),
+        }
+    }
 }
 
 /// How much of the file to read (see [`history`](crate::history)).
@@ -231,13 +283,14 @@ impl<I: Importer> Job<'_, I> {
     /// The report of an unchanged file, or (in `source.reading`) how to read a grown one.
     fn consult(&self, previous: Option<FileState>, source: &mut Source<'_>) -> Result<Option<ImportReport>> {
         let Some(previous) = previous else { return Ok(None) };
-        let length =
-            source.file.metadata().map_err(|e| Error::Read { path: self.path.to_path_buf(), source: e })?.len();
+        // A stream is read whole, once.
+        let Input::File(file) = &mut source.input else { return Ok(None) };
+        let length = file.metadata().map_err(|e| Error::Read { path: self.path.to_path_buf(), source: e })?.len();
         let Ok(imported) = u64::try_from(previous.bytes) else { return Ok(None) };
         if length < imported {
             return Ok(None);
         }
-        let hasher = history::hash_prefix(&mut source.file, self.path, imported)?;
+        let hasher = history::hash_prefix(file, self.path, imported)?;
         if hasher.finalize().to_hex().as_str() != previous.blake3 {
             return self.rewind(source).map(|()| None);
         }
@@ -258,8 +311,9 @@ impl<I: Importer> Job<'_, I> {
 
     fn rewind(&self, source: &mut Source<'_>) -> Result<()> {
         source
-            .file
-            .seek(SeekFrom::Start(0))
+            .input
+            .file()
+            .and_then(|file| file.seek(SeekFrom::Start(0)))
             .map(drop)
             .map_err(|e| Error::Read { path: self.path.to_path_buf(), source: e })
     }
@@ -311,7 +365,7 @@ impl<I: Importer> Job<'_, I> {
 
     /// Streams the file through the validator, handing each valid row to `sink`.
     fn stream(&self, source: Source<'_>, sink: &mut dyn FnMut(I::Row) -> Result<()>) -> Result<Parsed> {
-        let Source { mut file, path, progress, reading } = source;
+        let Source { input: mut file, path, progress, reading } = source;
         let read_error = |source| Error::Read { path: path.to_path_buf(), source };
         let mut validator = self.importer.validator()?;
         let mut staged = 0;
@@ -339,16 +393,17 @@ impl<I: Importer> Job<'_, I> {
             Reading::Resume { point, hasher, hashed } => {
                 let header_end = usize::try_from(point.header_end).unwrap_or(usize::MAX);
                 let mut header = vec![0; header_end.min(MAX_HEADER_BYTES)];
-                file.seek(SeekFrom::Start(0)).map_err(read_error)?;
-                file.read_exact(&mut header).map_err(read_error)?;
+                let seekable = file.file().map_err(read_error)?;
+                seekable.seek(SeekFrom::Start(0)).map_err(read_error)?;
+                seekable.read_exact(&mut header).map_err(read_error)?;
                 validator.push_each(&header, &mut on_record);
                 if header.len() == header_end && validator.resume(point) {
-                    file.seek(SeekFrom::Start(point.byte_offset)).map_err(read_error)?;
+                    seekable.seek(SeekFrom::Start(point.byte_offset)).map_err(read_error)?;
                     (point.byte_offset, *hasher, hashed, point.records)
                 } else {
                     // (Not expected: the same header was accepted before.) Read it all.
                     validator = self.importer.validator()?;
-                    file.seek(SeekFrom::Start(0)).map_err(read_error)?;
+                    seekable.seek(SeekFrom::Start(0)).map_err(read_error)?;
                     (0, blake3::Hasher::new(), 0, 0)
                 }
             }

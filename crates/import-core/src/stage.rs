@@ -9,9 +9,9 @@
 
 use std::fmt::Write as _;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Date, Nullable, Text, Timestamp};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, RunQueryDsl as _, SqliteConnection};
 use migration_core::Backend;
@@ -25,6 +25,8 @@ pub enum ColumnType {
     Text,
     /// A time without zone (`TIMESTAMP`; SQLite text `YYYY-MM-DD HH:MM:SS[.f]`).
     Timestamp,
+    /// A day (`DATE`; SQLite text `YYYY-MM-DD`).
+    Date,
 }
 
 impl ColumnType {
@@ -35,6 +37,8 @@ impl ColumnType {
             (ColumnType::Text, _) => "TEXT",
             (ColumnType::Timestamp, Backend::Postgres) => "TIMESTAMP",
             (ColumnType::Timestamp, Backend::Sqlite) => "TEXT",
+            (ColumnType::Date, Backend::Postgres) => "DATE",
+            (ColumnType::Date, Backend::Sqlite) => "TEXT",
         }
     }
 }
@@ -139,6 +143,8 @@ pub trait Values<'b> {
     fn nullable_text(&mut self, value: &'b Option<String>);
     /// A `Timestamp` column.
     fn timestamp(&mut self, value: &'b NaiveDateTime);
+    /// A `Date` column.
+    fn date(&mut self, value: &'b NaiveDate);
 }
 
 /// A row of a stage.
@@ -208,6 +214,10 @@ impl<'b> Values<'b> for CopyText<'_> {
     }
 
     fn timestamp(&mut self, value: &'b NaiveDateTime) {
+        let _ = write!(self.field(), "{value}");
+    }
+
+    fn date(&mut self, value: &'b NaiveDate) {
         let _ = write!(self.field(), "{value}");
     }
 }
@@ -285,6 +295,10 @@ impl<'b> Values<'b> for Binds<'_, 'b> {
     fn timestamp(&mut self, value: &'b NaiveDateTime) {
         self.next(|b| b.pass.push_bind_param::<Timestamp, _>(value));
     }
+
+    fn date(&mut self, value: &'b NaiveDate) {
+        self.next(|b| b.pass.push_bind_param::<Date, _>(value));
+    }
 }
 
 /// The types a row writes, for [`Stage::check_row`].
@@ -305,6 +319,10 @@ impl<'b> Values<'b> for TypeList {
 
     fn timestamp(&mut self, _: &'b NaiveDateTime) {
         self.0.push((ColumnType::Timestamp, false));
+    }
+
+    fn date(&mut self, _: &'b NaiveDate) {
+        self.0.push((ColumnType::Date, false));
     }
 }
 
