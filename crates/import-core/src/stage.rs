@@ -359,7 +359,7 @@ mod tests {
     }
 
     fn thing(note: Option<&str>) -> Thing {
-        let at = chrono::NaiveDate::from_ymd_opt(2025, 2, 3).unwrap().and_hms_opt(9, 31, 6).unwrap();
+        let at = NaiveDate::from_ymd_opt(2025, 2, 3).unwrap().and_hms_opt(9, 31, 6).unwrap();
         Thing { line: 7, name: "a\tb\\c\nd\re".into(), amount: -5, note: note.map(String::from), at }
     }
 

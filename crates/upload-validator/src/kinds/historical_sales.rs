@@ -69,6 +69,13 @@ pub(crate) fn open(
     Ok(CsvInput::open(kind, HistoricalSales::new(context)?, limits))
 }
 
+/// Whether an amount fits NUMERIC(14,2): at most 12 whole digits and 2 decimals.
+fn fits_cents(amount: &Decimal) -> bool {
+    let digits = amount.as_str().trim_start_matches('-');
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    whole.trim_start_matches('0').len() <= 12 && fraction.trim_end_matches('0').len() <= 2
+}
+
 pub struct HistoricalSales {
     categories: HashMap<String, (u32, String)>,
     stores: KnownIds,
@@ -134,16 +141,26 @@ impl Checker for HistoricalSales {
                 format!("\"{}\" is not a known store id.", cell(2))
             });
         }
-        let quantity = non_negative_integer(cell(3));
+        // units_sold is an INTEGER column, revenue a NUMERIC(14,2) one.
+        let quantity = non_negative_integer(cell(3)).filter(|&n| n <= i32::MAX as u64);
         if quantity.is_none() {
             out.cell(Rule::NonNegativeInteger, record, number, layout.at(3), || {
-                format!("\"{}\" is not a whole number of units (0 or more).", cell(3))
+                format!("\"{}\" is not a whole number of units (0 to {}).", cell(3), i32::MAX)
             });
         }
         let revenue = match Decimal::parse(cell(4), b'.') {
             Some(revenue) if revenue.is_negative() => {
                 out.cell(Rule::Range, record, number, layout.at(4), || {
                     format!("The revenue {} is negative; it must be 0 or more.", cell(4))
+                });
+                None
+            }
+            Some(revenue) if !fits_cents(&revenue) => {
+                out.cell(Rule::Precision, record, number, layout.at(4), || {
+                    format!(
+                        "The revenue {} has more than 2 decimals or 12 whole digits; write it in cents precision, like 2400.00.",
+                        cell(4)
+                    )
                 });
                 None
             }

@@ -68,6 +68,9 @@ pub struct StoreAttributes {
     pub line: u64,
 }
 
+/// The largest value of an SQL INTEGER column.
+const MAX_INTEGER: u64 = i32::MAX as u64;
+
 #[derive(Default)]
 pub struct StoreAttributesChecker {
     seen: HashSet<String>,
@@ -85,11 +88,18 @@ impl Checker for StoreAttributesChecker {
     fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let cell = |column: usize| text(record, layout.at(column));
         let mut valid = true;
-        for column in [0, 1] {
-            if cell(column).is_empty() {
+        // What the stores table holds: store_id VARCHAR(50), store_name VARCHAR(100).
+        for (column, limit) in [(0, 50), (1, 100)] {
+            let chars = cell(column).chars().count();
+            if chars == 0 {
                 valid = false;
                 out.cell(Rule::EmptyCell, record, number, layout.at(column), || {
                     format!("The {} cell is empty.", COLUMNS[column].name)
+                });
+            } else if chars > limit {
+                valid = false;
+                out.cell(Rule::TooLong, record, number, layout.at(column), || {
+                    format!("The {} has {chars} characters; at most {limit} fit.", COLUMNS[column].name)
                 });
             }
         }
@@ -110,14 +120,19 @@ impl Checker for StoreAttributesChecker {
             }
         };
         let avg_weekly_sales_12mo = amount(2);
-        let median_income = amount(4);
-        let store_size_sqft = non_negative_integer(cell(3));
-        if store_size_sqft.is_none() {
-            valid = false;
-            out.cell(Rule::NonNegativeInteger, record, number, layout.at(3), || {
-                format!("\"{}\" is not a whole number of square feet.", cell(3))
-            });
-        }
+        // The table keeps both as INTEGER: whole numbers up to 2,147,483,647.
+        let mut whole = |column: usize, unit: &str| {
+            let value = non_negative_integer(cell(column)).filter(|&n| n <= MAX_INTEGER);
+            if value.is_none() {
+                valid = false;
+                out.cell(Rule::NonNegativeInteger, record, number, layout.at(column), || {
+                    format!("\"{}\" is not a whole number of {unit} (0 to {MAX_INTEGER}).", cell(column))
+                });
+            }
+            value
+        };
+        let store_size_sqft = whole(3, "square feet");
+        let median_income = whole(4, "dollars").map(|n| Decimal::parse(&n.to_string(), b'.').expect("digits"));
         let mut choice = |column: usize, allowed: &[(&'static str, &[&str])]| {
             let value = enumerated(cell(column), allowed);
             if value.is_none() {

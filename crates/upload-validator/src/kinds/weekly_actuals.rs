@@ -138,10 +138,11 @@ impl Checker for WeeklyActuals {
             None
         };
         let quantity_text = text(record, quantity_at);
-        let quantity = non_negative_integer(quantity_text);
+        // actual_units_sold is an INTEGER column: a day's units up to its largest value.
+        let quantity = non_negative_integer(quantity_text).filter(|&n| n <= i32::MAX as u64);
         if quantity.is_none() {
             out.cell(Rule::NonNegativeInteger, record, number, quantity_at, || {
-                format!("\"{quantity_text}\" is not a whole number of units (0 or more).")
+                format!("\"{quantity_text}\" is not a whole number of units (0 to {}).", i32::MAX)
             });
         }
         if let (Some((day, date)), Some(store)) = (day, store) {
