@@ -47,7 +47,7 @@ fn check_exits_one_on_drift_and_status_says_so(db: &TestDatabase) {
     assert!(clean.contains("no drift"), "{clean}");
     assert!(
         stdout(&intake(db.url(), &["migrate", "status"]))
-            .contains("\nno drift: the schema is what its 26 applied migration(s) produce")
+            .contains("\nno drift: the schema is what its 27 applied migration(s) produce")
     );
     db.database()
         .get()
@@ -82,7 +82,7 @@ fn the_lint_flags_seed_004s_redundant_index(db: &TestDatabase) {
 
 fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     let output = stdout(&intake(db.url(), &["migrate", "plan"]));
-    assert!(output.contains("26 migration(s) would be applied"), "{output}");
+    assert!(output.contains("27 migration(s) would be applied"), "{output}");
     assert!(output.contains("== execution_dedup/20251003000000_create_imported_executions (in one transaction)"));
     assert!(output.contains("CREATE TABLE imported_executions"), "shows the exact SQL: {output}");
     // The redundant indexes seeds 004 and 000 create are dropped by later pending migrations,
@@ -93,9 +93,10 @@ fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
     assert!(output.contains("== execution_dedup/20251201000000_drop_redundant_execution_id_index"), "{output}");
     let warnings: Vec<&str> = output.lines().filter(|l| l.contains(": warning[")).collect();
     // Seed 003's weekly_actuals cascades from its three parents, and a workflow's forecasts
-    // go with it: 4 cascade warnings.
+    // go with it: 4 cascade warnings; on PostgreSQL, rolling back the widened
+    // historical_sales.sale_id fails on a longer id written since (1 lossy-down).
     let expected = match db.backend() {
-        Backend::Postgres => 14 + 8 + 4,
+        Backend::Postgres => 14 + 8 + 4 + 1,
         Backend::Sqlite => 7 + 8 + 4,
     };
     assert!(output.contains(&format!("\n{expected} lint warning(s)")), "{output}");
@@ -104,10 +105,12 @@ fn plan_lists_pending_migrations_and_changes_nothing(db: &TestDatabase) {
             && ["[cascade]", "[type-rewrite]", "[index-not-concurrent]", "[lossy-down]"]
                 .iter()
                 .any(|r| warning.contains(r));
-        let seed_003 = warning.starts_with("migrations/upload/") && warning.contains("[cascade]");
+        let seed_003 = warning.starts_with("migrations/upload/")
+            && (warning.contains("[cascade]") || warning.contains("historical_sales.sale_id from varchar(120)"));
         assert!(seed_001 || seed_003, "{warning}");
     }
-    let lossy: Vec<&&str> = warnings.iter().filter(|w| w.contains("[lossy-down]")).collect();
+    let lossy: Vec<&&str> =
+        warnings.iter().filter(|w| w.contains("[lossy-down]") && w.starts_with("migrations/market_data/")).collect();
     assert_eq!(lossy.len(), 8, "{lossy:#?}");
     let down =
         format!("migrations/market_data/{}/20250901000300_convert_decimal_to_float/down.sql:", db.backend().folder());

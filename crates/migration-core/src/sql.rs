@@ -277,6 +277,7 @@ enum Bind {
     Text(String),
     NullableText(Option<String>),
     BigInt(i64),
+    Date(chrono::NaiveDate),
 }
 
 impl Prepared {
@@ -302,6 +303,12 @@ impl Prepared {
         self.binds.push(Bind::BigInt(value));
         self
     }
+
+    /// The next parameter, as a date (SQLite: `YYYY-MM-DD` text).
+    pub fn date(mut self, value: chrono::NaiveDate) -> Prepared {
+        self.binds.push(Bind::Date(value));
+        self
+    }
 }
 
 impl diesel::query_builder::QueryId for Prepared {
@@ -320,13 +327,15 @@ impl<DB> diesel::query_builder::QueryFragment<DB> for Prepared
 where
     DB: diesel::backend::Backend
         + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
-        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Date>,
     String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+    chrono::NaiveDate: diesel::serialize::ToSql<diesel::sql_types::Date, DB>,
     Option<String>: diesel::serialize::ToSql<diesel::sql_types::Nullable<diesel::sql_types::Text>, DB>,
     i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
 {
     fn walk_ast<'b>(&'b self, mut pass: diesel::query_builder::AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
-        use diesel::sql_types::{BigInt, Nullable, Text};
+        use diesel::sql_types::{BigInt, Date, Nullable, Text};
         let mut rest = self.sql.as_str();
         while let Some(at) = rest.find('$') {
             let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
@@ -346,6 +355,7 @@ where
                 Bind::Text(value) => pass.push_bind_param::<Text, _>(value)?,
                 Bind::NullableText(value) => pass.push_bind_param::<Nullable<Text>, _>(value)?,
                 Bind::BigInt(value) => pass.push_bind_param::<BigInt, _>(value)?,
+                Bind::Date(value) => pass.push_bind_param::<Date, _>(value)?,
             }
             rest = &rest[at + 1 + digits..];
         }
