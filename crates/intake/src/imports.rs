@@ -24,11 +24,11 @@ pub enum FileResult {
 /// Imports each file with `import` (given the file and a progress callback taking the bytes
 /// read) and renders the results. `skip_invalid` is the option the import ran with, for the
 /// advice on a refused file.
-pub fn each(
+pub fn each<E: std::error::Error + Send + Sync + 'static>(
     files: &[impl AsRef<Path>],
     json: bool,
     skip_invalid: bool,
-    import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, import_core::Error>,
+    import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, E>,
 ) -> anyhow::Result<()> {
     let results = run(files, json, skip_invalid, import)?;
     if json {
@@ -45,11 +45,11 @@ pub fn each(
 pub struct Results(Vec<FileResult>);
 
 /// Imports each file (see [`each`]), printing each one's findings as it goes unless `json`.
-pub fn run(
+pub fn run<E: std::error::Error + Send + Sync + 'static>(
     files: &[impl AsRef<Path>],
     json: bool,
     skip_invalid: bool,
-    mut import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, import_core::Error>,
+    mut import: impl FnMut(&Path, &mut dyn FnMut(u64)) -> Result<ImportReport, E>,
 ) -> anyhow::Result<Results> {
     let mut results = Vec::with_capacity(files.len());
     for path in files {

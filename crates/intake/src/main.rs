@@ -50,7 +50,7 @@ enum Command {
     MarketData(market::MarketArgs),
     /// Persistent storage: make a secret key, rotate the stored secrets to a new one.
     Storage(storage::StorageArgs),
-    /// Upload infrastructure: the retail planning tables' statistics.
+    /// Uploads: store attributes, historical sales, weekly actuals; their context; table statistics.
     Uploads(uploads::UploadsArgs),
 }
 
@@ -97,14 +97,18 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
     if let Some(error) = cause.downcast_ref::<migration_core::Error>() {
         return migration_hint(error);
     }
-    let import_error = match cause.downcast_ref::<alm_tracking::Error>() {
-        Some(alm_tracking::Error::Import(error)) => Some(error),
-        Some(alm_tracking::Error::Database(error)) => return migration_hint(error),
+    let import_error = match (cause.downcast_ref::<alm_tracking::Error>(), cause.downcast_ref::<upload::Error>()) {
+        (Some(alm_tracking::Error::Import(error)), _) | (_, Some(upload::Error::Import(error))) => Some(error),
+        (Some(alm_tracking::Error::Database(error)), _) | (_, Some(upload::Error::Database(error))) => {
+            return migration_hint(error);
+        }
+        (_, Some(upload::Error::TooLarge { .. })) => return Some("raise the limit with --max-bytes BYTES"),
         _ => cause.downcast_ref::<import_core::Error>(),
     };
     match import_error? {
         import_core::Error::NotMigrated { .. } => Some("run `intake migrate` first"),
         import_core::Error::Database(error) => migration_hint(error),
+        import_core::Error::Conflict { .. } => Some("pass --replace to overwrite what was uploaded before"),
         _ => None,
     }
 }
