@@ -489,7 +489,9 @@ impl StageBackend for PgConnection {
         let path = source.path;
         let source = RefCell::new(Some(source));
         let parsed = RefCell::new(None);
-        diesel::copy_from(anchor::import_stage::table)
+        // An error of the reading side, kept as it is: PostgreSQL only sends its text back.
+        let failed = RefCell::new(None);
+        let copied = diesel::copy_from(anchor::import_stage::table)
             .from_raw_data(StageTarget::<I>(PhantomData), |copy| {
                 let mut pending = Vec::with_capacity(COPY_FLUSH_BYTES + 4096);
                 let mut send = |pending: &mut Vec<u8>| {
@@ -498,15 +500,32 @@ impl StageBackend for PgConnection {
                     result.map_err(|source| Error::Read { path: path.to_path_buf(), source })
                 };
                 let source = source.borrow_mut().take().expect("COPY calls its callback once");
-                let result = job.stream(source, &mut |row| {
-                    stage::copy_row(&row, &mut pending);
-                    if pending.len() >= COPY_FLUSH_BYTES { send(&mut pending) } else { Ok(()) }
-                })?;
-                send(&mut pending)?;
-                *parsed.borrow_mut() = Some(result);
-                Ok::<_, Error>(())
+                let result = job
+                    .stream(source, &mut |row| {
+                        stage::copy_row(&row, &mut pending);
+                        if pending.len() >= COPY_FLUSH_BYTES { send(&mut pending) } else { Ok(()) }
+                    })
+                    .and_then(|result| send(&mut pending).map(|()| result));
+                match result {
+                    Ok(result) => {
+                        *parsed.borrow_mut() = Some(result);
+                        Ok(())
+                    }
+                    Err(error) => {
+                        let message = error.to_string();
+                        *failed.borrow_mut() = Some(error);
+                        Err(Error::Query {
+                            context: message,
+                            source: diesel::result::Error::RollbackTransaction,
+                        })
+                    }
+                }
             })
-            .execute(conn)?;
+            .execute(conn);
+        if let Some(error) = failed.into_inner() {
+            return Err(error);
+        }
+        copied?;
         Ok(parsed.into_inner().expect("the COPY callback ran to the end"))
     }
 

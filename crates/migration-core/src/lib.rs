@@ -225,6 +225,14 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A service was told not to apply migrations, and some it needs are not applied.
+    #[error(
+        "the database lacks migrations {pending}; apply them first (`intake migrate`), or let the service apply them"
+    )]
+    PendingMigrations {
+        /// Each migration not applied, as `domain/version_name`.
+        pending: String,
+    },
     /// A pending migration is older than the newest applied one of its domain.
     #[error(
         "{domain}/{version}_{name} is pending but older than {newest}, the newest applied migration of {domain}: it arrived out of order (a late merge?); give it a newer version, or allow out-of-order migrations to apply it anyway"

@@ -327,6 +327,22 @@ impl<'d> Migrator<'d> {
         )
     }
 
+    /// What a service does at start-up: applies the pending migrations of every domain
+    /// (`apply`), or else checks that none is pending ([`Error::PendingMigrations`] names them).
+    /// Returns the migrations applied.
+    pub fn prepare(&self, db: &Database, apply: bool) -> Result<Vec<Step>> {
+        if apply {
+            return self.run(db, None);
+        }
+        let pending: Vec<String> = self
+            .status(db, None)?
+            .into_iter()
+            .filter(|m| m.state != State::Applied)
+            .map(|m| format!("{}/{}_{}", m.domain, m.version, m.name))
+            .collect();
+        if pending.is_empty() { Ok(Vec::new()) } else { Err(Error::PendingMigrations { pending: pending.join(", ") }) }
+    }
+
     /// Where every migration of the selected domains stands. Reads only; creates nothing.
     pub fn status(&self, db: &Database, domain: Option<&str>) -> Result<Vec<MigrationStatus>> {
         let domains = self.select(domain)?;

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, NaiveDate, Utc};
-use migration_core::{Database, Migrator, State as MigrationState};
+use migration_core::{Database, Migrator};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use service_kit::{Blocking, Problem, ServiceArgs, read_body};
@@ -78,6 +78,9 @@ struct App {
     body_limit: usize,
     blocking: Blocking,
 }
+
+/// The largest document body accepted unless `--body-limit` says otherwise: 1 MiB.
+pub const DOCUMENT_BODY_LIMIT: usize = 1 << 20;
 
 /// The routes of `collections` over `store`, plus `GET /health`.
 pub fn router(store: Store, collections: &[Collection], body_limit: usize) -> Router {
@@ -460,25 +463,9 @@ fn start(service: Service, cli: Cli) -> Result<(), String> {
     // Migrations run without a time limit, on a connection of their own.
     let db = Database::connect(&args.database_url).map_err(|e| e.to_string())?;
     let migrator = Migrator::new([&crate::MIGRATIONS]).map_err(|e| e.to_string())?;
-    if args.no_migrate {
-        let pending: Vec<String> = migrator
-            .status(&db, None)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .filter(|m| m.state != MigrationState::Applied)
-            .map(|m| format!("{}_{}", m.version, m.name))
-            .collect();
-        if !pending.is_empty() {
-            return Err(format!(
-                "the database lacks migrations {}; run `intake migrate --domain persistent_storage` or start without --no-migrate",
-                pending.join(", ")
-            ));
-        }
-    } else {
-        let applied = migrator.run(&db, None).map_err(|e| e.to_string())?;
-        if !applied.is_empty() {
-            tracing::info!(count = applied.len(), "applied the persistent_storage migrations");
-        }
+    let applied = migrator.prepare(&db, !args.no_migrate).map_err(|e| e.to_string())?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "applied the persistent_storage migrations");
     }
     drop(db);
     // Requests' statements are limited to the request's own time: when a request is answered
@@ -488,7 +475,7 @@ fn start(service: Service, cli: Cli) -> Result<(), String> {
     // says so) by the time the request would be cut off.
     let limit = std::time::Duration::from_millis(args.request_timeout * 900);
     let db = Database::connect_limited(&args.database_url, limit).map_err(|e| e.to_string())?;
-    let router = router(Store::new(db, keys), service.collections(), args.body_limit);
+    let router = router(Store::new(db, keys), service.collections(), args.body_limit_or(DOCUMENT_BODY_LIMIT));
     // At most the database pool's size of blocking work runs at once (`Blocking`); the cap
     // only bounds threads kept for work that finishes after its request timed out.
     let runtime = tokio::runtime::Builder::new_multi_thread()

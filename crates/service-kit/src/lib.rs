@@ -42,9 +42,10 @@ pub struct ServiceArgs {
     /// Database: postgres://user@host/db, or an SQLite file (sqlite://path/to/file.db).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/intake.db", hide_env_values = true)]
     pub database_url: String,
-    /// Largest request body accepted, in bytes (larger ones get 413).
-    #[arg(long, default_value_t = 1 << 20)]
-    pub body_limit: usize,
+    /// Largest request body accepted, in bytes (larger ones get 413) [default: the service's:
+    /// 1 MiB for documents, 50 MB for uploads].
+    #[arg(long, value_name = "BYTES")]
+    pub body_limit: Option<usize>,
     /// Seconds a request may take before it is answered 503.
     #[arg(long, default_value_t = 30)]
     pub request_timeout: u64,
@@ -59,7 +60,7 @@ impl Default for ServiceArgs {
         ServiceArgs {
             listen: None,
             database_url: "sqlite://data/intake.db".into(),
-            body_limit: 1 << 20,
+            body_limit: None,
             request_timeout: 30,
             no_migrate: false,
         }
@@ -67,6 +68,11 @@ impl Default for ServiceArgs {
 }
 
 impl ServiceArgs {
+    /// The body limit: `--body-limit`, or the service's `default`.
+    pub fn body_limit_or(&self, default: usize) -> usize {
+        self.body_limit.unwrap_or(default)
+    }
+
     /// The address to listen on: `--listen`, or 127.0.0.1 and `default_port`.
     pub fn address(&self, default_port: u16) -> SocketAddr {
         self.listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], default_port)))
