@@ -8,7 +8,6 @@
 use std::io::Write as _;
 use std::net::TcpStream;
 
-use diesel::prelude::*;
 use fixtures::retail::{self, Day};
 use serde_json::Value;
 use test_support::http::{Response, ServiceProcess, read_response};
