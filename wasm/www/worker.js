@@ -1,5 +1,6 @@
 // Streams the file through the WebAssembly validator, chunk by chunk (never the whole file in
-// memory), posting progress at most every 50 ms and the report at the end.
+// memory), posting progress at most every 50 ms and the report at the end, with its JSON
+// text exactly as the validator wrote it (the upload service answers the same bytes).
 import init, { Validator } from "../pkg/upload_validator_wasm.js";
 
 const ready = init();
@@ -23,7 +24,8 @@ self.onmessage = async ({ data: { file, kind, context } }) => {
       }
     }
     self.postMessage({ type: "progress", bytes, total: file.size });
-    self.postMessage({ type: "report", report: validator.finish() });
+    const text = validator.finishJson();
+    self.postMessage({ type: "report", report: JSON.parse(text), text });
   } catch (error) {
     self.postMessage({ type: "error", message: String(error?.message ?? error) });
   }

@@ -102,6 +102,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
             .arg(shell::root().join("wasm/tests/page.test.mjs"))
             .env("INTAKE_WASM_TOOLS", wasm::npm_tools()),
     )?;
+    // The whole path: the page served by the upload service, a file checked in Chromium, sent,
+    // stored, and read back with SQL (Debian's sqlite3).
+    step("upload service build", shell::cargo().args(["build", "--locked", "--package", "upload-service"]))?;
+    shell::ensure_debian(&["/usr/bin/sqlite3"], &["sqlite3"], "the upload page's end-to-end test")?;
+    step(
+        "upload page to upload service to database (headless Chromium, SQLite)",
+        std::process::Command::new("node")
+            .arg(shell::root().join("wasm/tests/upload.test.mjs"))
+            .env("INTAKE_WASM_TOOLS", wasm::npm_tools())
+            .env("INTAKE_UPLOAD_SERVICE", shell::target_dir().join("debug/upload-service")),
+    )?;
     // Any bytes as any payload kind, whole and chunked: no panic, same report, bounded memory.
     fuzz::fuzz(FUZZ_SECONDS)?;
     eprintln!("\nall checks passed");

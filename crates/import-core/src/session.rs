@@ -514,10 +514,7 @@ impl StageBackend for PgConnection {
                     Err(error) => {
                         let message = error.to_string();
                         *failed.borrow_mut() = Some(error);
-                        Err(Error::Query {
-                            context: message,
-                            source: diesel::result::Error::RollbackTransaction,
-                        })
+                        Err(Error::Query { context: message, source: diesel::result::Error::RollbackTransaction })
                     }
                 }
             })

@@ -95,7 +95,7 @@ impl Importer for StoreAttributes {
         Ok(Some(StoreRow {
             line: i64::try_from(store.line).map_err(|_| unstorable("line number"))?,
             store_size_sqft: i64::try_from(store.store_size_sqft).map_err(|_| unstorable("store size"))?,
-            median_income: store.median_income.as_str().parse().map_err(|_| unstorable("median income"))?,
+            median_income: i64::try_from(store.median_income).map_err(|_| unstorable("median income"))?,
             avg_weekly_sales_12mo: store.avg_weekly_sales_12mo.as_str().to_owned(),
             store_id: store.store_id,
             store_name: store.store_name,

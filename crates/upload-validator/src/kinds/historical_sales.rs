@@ -4,10 +4,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::{Checker, Column, KnownIds, Layout, text};
+use super::{Checker, Column, KnownIds, Layout, text, whole_number};
 use crate::context::{ContextError, Fields, KindContext};
 use crate::engine::RecordRef;
-use crate::fields::{Decimal, iso_date, non_negative_integer};
+use crate::fields::{Decimal, iso_date};
 use crate::report::Rule;
 use crate::validator::Out;
 use crate::validator::{CsvInput, Engine, Limits};
@@ -123,55 +123,37 @@ impl Checker for HistoricalSales {
             return;
         }
         let cell = |column: usize| text(record, layout.at(column));
+        // One message type for these findings keeps the browser package small.
+        let fail = |out: &mut Out<'_>, column: usize, rule: Rule, message: String| {
+            out.cell(rule, record, number, layout.at(column), || message);
+        };
         let date = iso_date(cell(0));
         if date.is_none() {
-            out.cell(Rule::Date, record, number, layout.at(0), || {
-                format!("\"{}\" is not a date in the form YYYY-MM-DD.", cell(0))
-            });
+            fail(out, 0, Rule::Date, format!("\"{}\" is not a date in the form YYYY-MM-DD.", cell(0)));
         }
         let category = self.categories.get(cell(1));
         if category.is_none() {
-            out.cell(Rule::UnknownId, record, number, layout.at(1), || {
-                format!("\"{}\" is not a known category.", cell(1))
-            });
+            fail(out, 1, Rule::UnknownId, format!("\"{}\" is not a known category.", cell(1)));
         }
         let store = self.stores.find(cell(2));
         if store.is_none() {
-            out.cell(Rule::UnknownId, record, number, layout.at(2), || {
-                format!("\"{}\" is not a known store id.", cell(2))
-            });
+            fail(out, 2, Rule::UnknownId, format!("\"{}\" is not a known store id.", cell(2)));
         }
         // units_sold is an INTEGER column, revenue a NUMERIC(14,2) one.
-        let quantity = non_negative_integer(cell(3)).filter(|&n| n <= i32::MAX as u64);
-        if quantity.is_none() {
-            out.cell(Rule::NonNegativeInteger, record, number, layout.at(3), || {
-                format!("\"{}\" is not a whole number of units (0 to {}).", cell(3), i32::MAX)
+        let quantity = whole_number(record, number, layout.at(3), "units", out);
+        let revenue = Decimal::parse(cell(4), b'.');
+        let wrong = match &revenue {
+            None => Some(Rule::Number),
+            Some(revenue) if revenue.is_negative() => Some(Rule::Range),
+            Some(revenue) if !fits_cents(revenue) => Some(Rule::Precision),
+            Some(_) => None,
+        };
+        if let Some(rule) = wrong {
+            out.cell(rule, record, number, layout.at(4), || {
+                format!("\"{}\" is not a revenue: write an amount of 0 or more in cents, like 2400.00.", cell(4))
             });
         }
-        let revenue = match Decimal::parse(cell(4), b'.') {
-            Some(revenue) if revenue.is_negative() => {
-                out.cell(Rule::Range, record, number, layout.at(4), || {
-                    format!("The revenue {} is negative; it must be 0 or more.", cell(4))
-                });
-                None
-            }
-            Some(revenue) if !fits_cents(&revenue) => {
-                out.cell(Rule::Precision, record, number, layout.at(4), || {
-                    format!(
-                        "The revenue {} has more than 2 decimals or 12 whole digits; write it in cents precision, like 2400.00.",
-                        cell(4)
-                    )
-                });
-                None
-            }
-            Some(revenue) => Some(revenue),
-            None => {
-                out.cell(Rule::Number, record, number, layout.at(4), || {
-                    format!("\"{}\" is not an amount like 2400.00.", cell(4))
-                });
-                None
-            }
-        };
+        let revenue = revenue.filter(|_| wrong.is_none());
         let (Some(date), Some((category_index, category_id)), Some(store)) = (date, category, store) else { return };
         let day = date.signed_duration_since(NaiveDate::MIN).num_days() as u64;
         let key = (day << 40) | (u64::from(*category_index) << 24) | u64::from(store);

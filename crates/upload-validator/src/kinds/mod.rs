@@ -20,6 +20,7 @@ pub use store_attributes::StoreAttributes;
 pub use weekly_actuals::{DailyActual, WeeklyActualsContext};
 
 use crate::engine::{self, RecordRef};
+use crate::fields::non_negative_integer;
 use crate::report::{Rule, Severity};
 use crate::validator::Out;
 
@@ -168,6 +169,25 @@ pub fn text<'a>(record: &RecordRef<'a>, position: usize) -> &'a str {
     // to decode characters from both ends (slow in WebAssembly).
     let printable = |byte: Option<&u8>| byte.is_some_and(|&b| b.is_ascii_graphic());
     if printable(cell.as_bytes().first()) && printable(cell.as_bytes().last()) { cell } else { cell.trim() }
+}
+
+/// The whole number of `unit` in the cell at `position`, if it fits an SQL INTEGER column
+/// (0 to 2147483647); otherwise a finding says so.
+pub(crate) fn whole_number(
+    record: &RecordRef<'_>,
+    number: u64,
+    position: usize,
+    unit: &str,
+    out: &mut Out<'_>,
+) -> Option<u64> {
+    let cell = text(record, position);
+    let value = non_negative_integer(cell).filter(|&n| n <= i32::MAX as u64);
+    if value.is_none() {
+        out.cell(Rule::NonNegativeInteger, record, number, position, || {
+            format!("\"{cell}\" is not a whole number of {unit} (0 to 2147483647).")
+        });
+    }
+    value
 }
 
 /// Known ids from the context (stores, categories), each with a dense index.

@@ -54,8 +54,8 @@ pub struct StoreAttributes {
     pub avg_weekly_sales_12mo: Decimal,
     /// Floor area.
     pub store_size_sqft: u64,
-    /// Median household income around the store, exact.
-    pub median_income: Decimal,
+    /// Median household income around the store, in whole dollars.
+    pub median_income: u64,
     /// A, B or C.
     pub location_tier: &'static str,
     /// Premium, Mainstream or Value.
@@ -87,67 +87,55 @@ impl Checker for StoreAttributesChecker {
 
     fn record(&mut self, record: &RecordRef<'_>, layout: &Layout, number: u64, out: &mut Out<'_>) {
         let cell = |column: usize| text(record, layout.at(column));
+        // Every finding goes through here: one message type keeps the browser package small
+        // (store files are short; their messages need not be built lazily).
         let mut valid = true;
+        let mut fail = |out: &mut Out<'_>, column: usize, rule: Rule, message: String| {
+            valid = false;
+            out.cell(rule, record, number, layout.at(column), || message);
+        };
         // What the stores table holds: store_id VARCHAR(50), store_name VARCHAR(100).
         for (column, limit) in [(0, 50), (1, 100)] {
+            let name = COLUMNS[column].name;
             let chars = cell(column).chars().count();
             if chars == 0 {
-                valid = false;
-                out.cell(Rule::EmptyCell, record, number, layout.at(column), || {
-                    format!("The {} cell is empty.", COLUMNS[column].name)
-                });
+                fail(out, column, Rule::EmptyCell, format!("The {name} cell is empty."));
             } else if chars > limit {
-                valid = false;
-                out.cell(Rule::TooLong, record, number, layout.at(column), || {
-                    format!("The {} has {chars} characters; at most {limit} fit.", COLUMNS[column].name)
-                });
+                fail(out, column, Rule::TooLong, format!("The {name} has {chars} characters; at most {limit} fit."));
             }
         }
         if !cell(0).is_empty() && !self.seen.insert(cell(0).to_owned()) {
-            valid = false;
-            out.cell(Rule::DuplicateKey, record, number, layout.at(0), || {
-                format!("Store {} appears twice; keep one row per store.", cell(0))
-            });
+            fail(out, 0, Rule::DuplicateKey, format!("Store {} appears twice; keep one row per store.", cell(0)));
         }
-        let mut amount = |column: usize| match Decimal::parse(cell(column), b'.') {
-            Some(value) if !value.is_negative() => Some(value),
-            _ => {
-                valid = false;
-                out.cell(Rule::Range, record, number, layout.at(column), || {
-                    format!("\"{}\" is not an amount of 0 or more.", cell(column))
-                });
-                None
-            }
-        };
-        let avg_weekly_sales_12mo = amount(2);
-        // The table keeps both as INTEGER: whole numbers up to 2,147,483,647.
-        let mut whole = |column: usize, unit: &str| {
+        let avg_weekly_sales_12mo = Decimal::parse(cell(2), b'.').filter(|value| !value.is_negative());
+        if avg_weekly_sales_12mo.is_none() {
+            fail(out, 2, Rule::Range, format!("\"{}\" is not an amount of 0 or more.", cell(2)));
+        }
+        // The table keeps both as INTEGER.
+        let mut whole = |out: &mut Out<'_>, column: usize, unit: &str| {
             let value = non_negative_integer(cell(column)).filter(|&n| n <= MAX_INTEGER);
             if value.is_none() {
-                valid = false;
-                out.cell(Rule::NonNegativeInteger, record, number, layout.at(column), || {
-                    format!("\"{}\" is not a whole number of {unit} (0 to {MAX_INTEGER}).", cell(column))
-                });
+                let message = format!("\"{}\" is not a whole number of {unit} (0 to {MAX_INTEGER}).", cell(column));
+                fail(out, column, Rule::NonNegativeInteger, message);
             }
             value
         };
-        let store_size_sqft = whole(3, "square feet");
-        let median_income = whole(4, "dollars").map(|n| Decimal::parse(&n.to_string(), b'.').expect("digits"));
-        let mut choice = |column: usize, allowed: &[(&'static str, &[&str])]| {
+        let store_size_sqft = whole(out, 3, "square feet");
+        let median_income = whole(out, 4, "dollars");
+        let mut choice = |out: &mut Out<'_>, column: usize, allowed: &[(&'static str, &[&str])]| {
             let value = enumerated(cell(column), allowed);
             if value.is_none() {
-                valid = false;
                 let options = allowed.iter().map(|(canonical, _)| *canonical).collect::<Vec<_>>().join(", ");
-                out.cell(Rule::Enumeration, record, number, layout.at(column), || {
-                    format!("\"{}\" is not a {}; expected one of {options}.", cell(column), COLUMNS[column].name)
-                });
+                let message =
+                    format!("\"{}\" is not a {}; expected one of {options}.", cell(column), COLUMNS[column].name);
+                fail(out, column, Rule::Enumeration, message);
             }
             value
         };
-        let location_tier = choice(5, LOCATION_TIERS);
-        let fashion_tier = choice(6, FASHION_TIERS);
-        let store_format = choice(7, FORMATS);
-        let region = choice(8, REGIONS);
+        let location_tier = choice(out, 5, LOCATION_TIERS);
+        let fashion_tier = choice(out, 6, FASHION_TIERS);
+        let store_format = choice(out, 7, FORMATS);
+        let region = choice(out, 8, REGIONS);
         if !valid {
             return;
         }

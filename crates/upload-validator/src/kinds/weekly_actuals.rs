@@ -2,10 +2,10 @@
 
 use chrono::{Days, NaiveDate};
 
-use super::{Checker, Column, KnownIds, Layout, text};
+use super::{Checker, Column, KnownIds, Layout, text, whole_number};
 use crate::context::{ContextError, Fields, KindContext};
 use crate::engine::RecordRef;
-use crate::fields::{iso_date, non_negative_integer};
+use crate::fields::iso_date;
 use crate::report::Rule;
 use crate::validator::Out;
 use crate::validator::{CsvInput, Engine, Limits};
@@ -137,14 +137,9 @@ impl Checker for WeeklyActuals {
             });
             None
         };
-        let quantity_text = text(record, quantity_at);
+
         // actual_units_sold is an INTEGER column: a day's units up to its largest value.
-        let quantity = non_negative_integer(quantity_text).filter(|&n| n <= i32::MAX as u64);
-        if quantity.is_none() {
-            out.cell(Rule::NonNegativeInteger, record, number, quantity_at, || {
-                format!("\"{quantity_text}\" is not a whole number of units (0 to {}).", i32::MAX)
-            });
-        }
+        let quantity = whole_number(record, number, quantity_at, "units", out);
         if let (Some((day, date)), Some(store)) = (day, store) {
             self.days_present[day] = true;
             let first_line = &mut self.first_lines[day * self.stores.len() + store as usize];
