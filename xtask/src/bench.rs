@@ -13,16 +13,18 @@ mod market;
 mod migrate;
 mod payloads;
 mod storage;
+mod upload;
 mod validate;
 
 const USAGE: &str = "\
-cargo xtask bench <dedup|validate|migrate|alm|market-data|storage> [OPTIONS]
+cargo xtask bench <dedup|validate|migrate|alm|market-data|storage|upload> [OPTIONS]
 
   validate: the upload validator natively and in Chromium (see `cargo xtask bench validate --help`)
   migrate:  the migration core's overhead, and the schema beside alembic (see `cargo xtask bench migrate --help`)
   alm:      the IB Flex import against the ibflex library (see `cargo xtask bench alm --help`)
   market-data: seed 001's claims, measured (see `cargo xtask bench market-data --help`)
   storage:  seed 002's two services against the FastAPI peer and pgbench (see `cargo xtask bench storage --help`)
+  upload:   seed 003's uploads against the SQLAlchemy peer and the bulk loaders (see `cargo xtask bench upload --help`)
 
 cargo xtask bench dedup [OPTIONS]
 
@@ -51,6 +53,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Some("alm") => alm::run(&args[1..]),
         Some("market-data") => market::run(&args[1..]),
         Some("storage") => storage::run(&args[1..]),
+        Some("upload") => upload::run(&args[1..]),
         Some("--help" | "-h" | "help") | None => {
             print!("{USAGE}");
             Ok(())

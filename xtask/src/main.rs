@@ -12,9 +12,9 @@
 //!   migrated as a process beside Alembic.
 //! - `cargo xtask bench validate` measures the upload validator natively and in Chromium
 //!   beside PapaParse.
-//! - `cargo xtask bench alm`, `bench market-data` and `bench storage` measure the ALM import
-//!   beside ibflex, seed 001's claims, and seed 002's services beside their FastAPI peer and
-//!   pgbench.
+//! - `cargo xtask bench alm`, `bench market-data`, `bench storage` and `bench upload` measure
+//!   the ALM import beside ibflex, seed 001's claims, seed 002's services beside their FastAPI
+//!   peer and pgbench, and seed 003's uploads beside their SQLAlchemy peer and the bulk loaders.
 //! - `cargo xtask fuzz` fuzzes the upload validator (cargo-fuzz, nightly).
 //!
 //! It keeps to `std` so it builds in seconds; each subcommand is a module.
@@ -52,6 +52,8 @@ Commands:
   bench market-data
                    seed 001's claims on both backends, and the low-lock conversion
   bench storage    the two storage services beside the FastAPI peer and pgbench, and memory
+  bench upload     historical sales (1 M rows) and a weekly season through the CLI and the
+                   upload service, beside the SQLAlchemy peer and the bulk loaders
   fuzz [--seconds N]
                    cargo-fuzz over every payload kind (installs nightly and cargo-fuzz)
   help             this message

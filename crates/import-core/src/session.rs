@@ -8,10 +8,13 @@ use std::marker::PhantomData;
 use std::path::Path;
 use std::time::Instant;
 
+use diesel::connection::SimpleConnection as _;
 use diesel::pg::CopyTarget;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamp};
-use migration_core::{AdvisoryLock, Database, DbConnection, Domain, MigrationConnection, Migrator, PragmaGuard, State};
+use migration_core::{
+    AdvisoryLock, Backend, Database, DbConnection, Domain, MigrationConnection, Migrator, PragmaGuard, State,
+};
 use upload_validator::{Record, Report, ResumePoint, Validator};
 
 use crate::history::{self, FileState, History};
@@ -271,13 +274,7 @@ impl<I: Importer> Job<'_, I> {
                 return Ok(unchanged);
             }
         }
-        let stage = &I::STAGE;
-        conn.batch_execute(&stage.create_sql(C::BACKEND)).map_err(query_error("create the stage table"))?;
-        let result = self.load_and_merge(conn, source);
-        let dropped = conn.batch_execute(&stage.drop_sql(C::BACKEND)).map_err(query_error("drop the stage table"));
-        let report = result?;
-        dropped?;
-        Ok(report)
+        C::with_stage(conn, &I::STAGE, |conn| self.load_and_merge(conn, source))
     }
 
     /// The report of an unchanged file, or (in `source.reading`) how to read a grown one.
@@ -444,6 +441,8 @@ fn millis(since: Instant) -> u64 {
 
 /// How each backend loads a stage and calls the domain's merge.
 trait StageBackend: MigrationConnection {
+    /// Runs `work` with `stage` created, empty, and drops it afterwards.
+    fn with_stage<T>(conn: &mut Self, stage: &Stage, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T>;
     fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed>;
     fn merge<I: Importer>(conn: &mut Self, importer: &I, file_name: &str, staged: u64) -> Result<Merged>;
     fn read_history(conn: &mut Self, table: &str, file_name: &str) -> Result<Option<FileState>>;
@@ -483,6 +482,17 @@ macro_rules! history_statements {
 }
 
 impl StageBackend for PgConnection {
+    /// The whole import is one transaction: the stage is created `ON COMMIT DROP`, loaded,
+    /// and merged under the domain's lock, which is taken only then (an advisory lock can be
+    /// taken mid-transaction), so concurrent imports still load side by side. One commit, one
+    /// flush of the log, instead of one each for creating, loading, merging and dropping.
+    fn with_stage<T>(conn: &mut Self, stage: &Stage, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        conn.transaction(|conn| {
+            conn.batch_execute(&stage.create_sql(Backend::Postgres)).map_err(query_error("create the stage table"))?;
+            work(conn)
+        })
+    }
+
     /// One `COPY`, fed as the file is read (its callback is `Fn`: what it changes lives in
     /// cells).
     fn load<I: Importer>(conn: &mut Self, job: &Job<'_, I>, source: Source<'_>) -> Result<Parsed> {
@@ -539,6 +549,17 @@ impl StageBackend for PgConnection {
 }
 
 impl StageBackend for SqliteConnection {
+    /// The stage lives in the temporary database: created and loaded before the merge takes
+    /// the write lock (`BEGIN IMMEDIATE`), dropped after it.
+    fn with_stage<T>(conn: &mut Self, stage: &Stage, work: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        conn.batch_execute(&stage.create_sql(Backend::Sqlite)).map_err(query_error("create the stage table"))?;
+        let result = work(conn);
+        let dropped = conn.batch_execute(&stage.drop_sql(Backend::Sqlite)).map_err(query_error("drop the stage table"));
+        let value = result?;
+        dropped?;
+        Ok(value)
+    }
+
     /// Multi-row inserts of a fixed size (one prepared statement, reused), in one
     /// transaction; the stage is in the temporary database, so loading takes no lock on the
     /// main one and concurrent imports load side by side.

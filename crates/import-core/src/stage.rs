@@ -76,7 +76,8 @@ pub struct Stage {
 }
 
 impl Stage {
-    /// Drops a stage left by an earlier import on this connection and creates it empty.
+    /// Drops a stage left by an earlier import on this connection and creates it empty (on
+    /// PostgreSQL dropped again when the import's transaction ends).
     pub fn create_sql(&self, backend: Backend) -> String {
         let line = match backend {
             Backend::Postgres => "line BIGINT NOT NULL",
@@ -88,7 +89,8 @@ impl Stage {
             let null = if column.nullable { "" } else { " NOT NULL" };
             let _ = write!(sql, ",\n    {} {}{null}", column.name, column.ty.sql(backend));
         }
-        sql.push_str("\n)");
+        // PostgreSQL: the import is one transaction, whose end drops the stage.
+        sql.push_str(if backend == Backend::Postgres { "\n) ON COMMIT DROP" } else { "\n)" });
         sql
     }
 
@@ -367,7 +369,7 @@ mod tests {
     fn the_ddl_follows_the_declaration_on_both_backends() {
         assert_eq!(
             STAGE.create_sql(Backend::Postgres),
-            "DROP TABLE IF EXISTS pg_temp.thing_stage;\nCREATE TEMPORARY TABLE thing_stage (\n    line BIGINT NOT NULL,\n    name TEXT NOT NULL,\n    amount BIGINT NOT NULL,\n    note TEXT,\n    at TIMESTAMP NOT NULL\n)"
+            "DROP TABLE IF EXISTS pg_temp.thing_stage;\nCREATE TEMPORARY TABLE thing_stage (\n    line BIGINT NOT NULL,\n    name TEXT NOT NULL,\n    amount BIGINT NOT NULL,\n    note TEXT,\n    at TIMESTAMP NOT NULL\n) ON COMMIT DROP"
         );
         assert!(
             STAGE

@@ -293,7 +293,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
 }
 
 /// A child process killed when dropped.
-struct Process(Child);
+pub(super) struct Process(pub(super) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -310,7 +310,7 @@ impl Drop for Process {
     }
 }
 
-fn wait_for(address: &str) -> Result<(), String> {
+pub(super) fn wait_for(address: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if http_get(address, "/health").is_ok() {
@@ -318,10 +318,10 @@ fn wait_for(address: &str) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Err(format!("nothing answered /health at {address} within 60 s (see target/bench/storage/*.log)"))
+    Err(format!("nothing answered /health at {address} within 60 s (see the service logs under target/bench/)"))
 }
 
-fn http_get(address: &str, path: &str) -> Result<String, String> {
+pub(super) fn http_get(address: &str, path: &str) -> Result<String, String> {
     use std::io::Read as _;
     let mut stream = std::net::TcpStream::connect(address).map_err(|e| e.to_string())?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
