@@ -29,7 +29,8 @@ const base = await new Promise((resolve, reject) => {
     if (match) resolve(match[1]);
   });
   service.on("exit", (code) => reject(new Error(`upload-service exited with ${code}`)));
-  setTimeout(() => reject(new Error("upload-service did not say where it listens within 30 s")), 30_000);
+  // unref: a timer that has not fired must not keep the test running after it is done.
+  setTimeout(() => reject(new Error("upload-service did not say where it listens within 30 s")), 30_000).unref();
 });
 
 const stores = ["S001", "S002", "S003"];
