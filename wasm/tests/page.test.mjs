@@ -3,7 +3,7 @@
 // and the expected findings. Run by `cargo xtask test` after `cargo xtask wasm`, with
 // playwright-core (no browser download: Debian's /usr/bin/chromium) from INTAKE_WASM_TOOLS.
 import assert from "node:assert/strict";
-import { launchChromium, root, serve } from "./support.mjs";
+import { launchChromium, openPage, root, serve } from "./support.mjs";
 
 const { server, base } = await serve({ "/": root });
 const url = `${base}/www/index.html`;
@@ -25,11 +25,7 @@ for (let day = 1; day <= 7; day++) {
 
 const browser = await launchChromium();
 try {
-  const page = await browser.newPage();
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("console", (message) => console.log(`[page] ${message.text()}`));
-  page.on("worker", (worker) => worker.on("console", (message) => console.log(`[worker] ${message.text()}`)));
+  const { page, problems } = await openPage(browser);
   await page.goto(url);
   await page.selectOption("#kind", "weekly_actuals");
   await page.fill("#context", JSON.stringify({ week_start: "2025-03-01", store_ids: stores }));

@@ -56,3 +56,16 @@ export async function launchChromium() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
+
+/**
+ * A new page of `browser` that logs its console (and its workers') and collects uncaught
+ * errors in `problems`, which a test expects to stay empty.
+ */
+export async function openPage(browser) {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => console.log(`[page] ${message.text()}`));
+  page.on("worker", (worker) => worker.on("console", (message) => console.log(`[worker] ${message.text()}`)));
+  return { page, problems };
+}

@@ -10,7 +10,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchChromium, root } from "./support.mjs";
+import { launchChromium, openPage, root } from "./support.mjs";
 
 const binary = process.env.INTAKE_UPLOAD_SERVICE;
 assert.ok(binary, "INTAKE_UPLOAD_SERVICE names the upload-service binary");
@@ -55,10 +55,7 @@ const totals = "3|231"; // 3 stores; 7 × (10 + 11 + 12) units
 
 const browser = await launchChromium();
 try {
-  const page = await browser.newPage();
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("console", (message) => console.log(`[page] ${message.text()}`));
+  const { page, problems } = await openPage(browser);
   await page.goto(`${base}/`);
   await page.selectOption("#kind", "weekly_actuals");
   await page.fill("#workflow", "spring");

@@ -171,7 +171,7 @@ pub fn upload_file(
     if size > options.max_bytes {
         return Err(Error::TooLarge { name, limit: options.max_bytes });
     }
-    with_importer(db, upload, options, |session| session.import(path, options.import, progress))
+    with_importer(db, upload, options, Input::File(path), progress)
 }
 
 /// Uploads `stream` as a file called `name`: validated as it is read, then written in one
@@ -186,75 +186,51 @@ pub fn upload_stream(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, Error> {
     let mut limited = Limited { inner: stream, left: options.max_bytes, exceeded: false };
-    let result = with_importer(db, upload, options, |session| {
-        session.import_stream(name, &mut limited, options.import, progress)
-    });
+    let result = with_importer(db, upload, options, Input::Stream(name, &mut limited), progress);
     if limited.exceeded {
         return Err(Error::TooLarge { name: name.to_owned(), limit: options.max_bytes });
     }
     result
 }
 
-/// Opens a session with `upload`'s importer and runs `work` with it.
+/// What an upload reads.
+enum Input<'a> {
+    File(&'a Path),
+    Stream(&'a str, &'a mut dyn Read),
+}
+
+/// Opens a session with `upload`'s importer and imports `input` through it.
 fn with_importer(
     db: &Database,
     upload: &Upload,
     options: UploadOptions,
-    work: impl FnOnce(&dyn Run) -> import_core::Result<ImportReport>,
+    input: Input<'_>,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, Error> {
-    fn open<I: Importer>(db: &Database, importer: I) -> Result<Session<'_, I>, Error> {
-        Ok(Session::open(db, importer)?)
+    fn import<I: Importer>(
+        db: &Database,
+        importer: I,
+        input: Input<'_>,
+        options: ImportOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ImportReport, Error> {
+        let session = Session::open(db, importer)?;
+        Ok(match input {
+            Input::File(path) => session.import(path, options, progress)?,
+            Input::Stream(name, stream) => session.import_stream(name, stream, options, progress)?,
+        })
     }
-    let report = match upload {
-        Upload::StoreAttributes => work(&open(db, StoreAttributes)?),
+    match upload {
+        Upload::StoreAttributes => import(db, StoreAttributes, input, options.import, progress),
         Upload::HistoricalSales => {
             let importer = HistoricalSales { context: historical_sales_context(db)?, replace: options.replace };
-            work(&open(db, importer)?)
+            import(db, importer, input, options.import, progress)
         }
         Upload::WeeklyActuals { workflow_id, week_number } => {
             let week = Week::load(db, workflow_id, *week_number)?;
             let importer = WeeklyActuals { context: week.context(db)?, week, replace: options.replace };
-            work(&open(db, importer)?)
+            import(db, importer, input, options.import, progress)
         }
-    };
-    Ok(report?)
-}
-
-/// A session of any of the upload importers.
-trait Run {
-    fn import(
-        &self,
-        path: &Path,
-        options: ImportOptions,
-        progress: &mut dyn FnMut(u64),
-    ) -> import_core::Result<ImportReport>;
-    fn import_stream(
-        &self,
-        name: &str,
-        stream: &mut dyn Read,
-        options: ImportOptions,
-        progress: &mut dyn FnMut(u64),
-    ) -> import_core::Result<ImportReport>;
-}
-
-impl<I: Importer> Run for Session<'_, I> {
-    fn import(
-        &self,
-        path: &Path,
-        options: ImportOptions,
-        progress: &mut dyn FnMut(u64),
-    ) -> import_core::Result<ImportReport> {
-        Session::import(self, path, options, progress)
-    }
-
-    fn import_stream(
-        &self,
-        name: &str,
-        stream: &mut dyn Read,
-        options: ImportOptions,
-        progress: &mut dyn FnMut(u64),
-    ) -> import_core::Result<ImportReport> {
-        Session::import_stream(self, name, stream, options, progress)
     }
 }
 
