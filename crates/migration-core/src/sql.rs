@@ -304,6 +304,12 @@ impl Prepared {
         self
     }
 
+    /// The same statement behind `prefix` (`EXPLAIN `), with the same parameters.
+    pub fn prefixed(mut self, prefix: &str) -> Prepared {
+        self.sql.insert_str(0, prefix);
+        self
+    }
+
     /// The next parameter, as a date (SQLite: `YYYY-MM-DD` text).
     pub fn date(mut self, value: chrono::NaiveDate) -> Prepared {
         self.binds.push(Bind::Date(value));

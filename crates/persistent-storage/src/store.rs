@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use migration_core::sql::Prepared;
-use migration_core::{Backend, Database, dispatch};
+use migration_core::{Backend, Database, DbConnection, dispatch};
 use secrecy::SecretString;
 use serde_json::{Map, Value};
 use upload_validator::report::{Finding, Report, Rule, Severity};
@@ -392,8 +392,8 @@ impl Store {
             .unwrap_or_else(|| Err(Error::NotFound { noun: collection.noun(), key: key.to_owned() }))
     }
 
-    /// One page of documents, newest first, selected by `query`.
-    pub fn list(&self, collection: Collection, query: &ListQuery) -> Result<Page, Error> {
+    /// The statement of [`list`](Store::list), and the page size.
+    fn list_statement(&self, collection: Collection, query: &ListQuery) -> Result<(Prepared, u32), Error> {
         let d = self.dialect();
         let mut conditions: Vec<String> = Vec::new();
         let mut values: Vec<String> = Vec::new();
@@ -430,7 +430,42 @@ impl Store {
             table = collection.table(),
             key = collection.key(),
         );
-        let query = values.into_iter().fold(Prepared::new(sql), Prepared::text);
+        Ok((values.into_iter().fold(Prepared::new(sql), Prepared::text), limit))
+    }
+
+    /// How the database serves [`list`](Store::list) for `query`: its plan, one line per
+    /// step (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN`), to check which index a
+    /// filter uses.
+    pub fn list_plan(&self, collection: Collection, query: &ListQuery) -> Result<String, Error> {
+        #[derive(QueryableByName)]
+        struct PgLine {
+            #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        #[derive(QueryableByName)]
+        struct SqliteLine {
+            #[diesel(sql_type = Text)]
+            detail: String,
+        }
+        let (query, _) = self.list_statement(collection, query)?;
+        let lines: Vec<String> =
+            self.read(format!("explaining a list of {}s", collection.noun()), |connection| match connection {
+                DbConnection::Postgres(conn) => query
+                    .clone()
+                    .prefixed("EXPLAIN ")
+                    .load::<PgLine>(&mut **conn)
+                    .map(|lines| lines.into_iter().map(|l| l.line).collect()),
+                DbConnection::Sqlite(conn) => query
+                    .clone()
+                    .prefixed("EXPLAIN QUERY PLAN ")
+                    .load::<SqliteLine>(&mut **conn)
+                    .map(|lines| lines.into_iter().map(|l| l.detail).collect()),
+            })?;
+        Ok(lines.join("\n"))
+    }
+    /// One page of documents, newest first, selected by `query`.
+    pub fn list(&self, collection: Collection, query: &ListQuery) -> Result<Page, Error> {
+        let (query, limit) = self.list_statement(collection, query)?;
         let rows: Vec<Row> = self.read(
             format!("listing {}s", collection.noun()),
             |connection| dispatch!(*connection, conn => query.clone().load(conn)),
@@ -578,7 +613,7 @@ impl Store {
     fn read<T>(
         &self,
         context: String,
-        mut run: impl FnMut(&mut migration_core::DbConnection) -> QueryResult<T>,
+        mut run: impl FnMut(&mut DbConnection) -> QueryResult<T>,
     ) -> Result<T, Error> {
         let mut connection = self.db.get()?;
         match run(&mut connection) {
