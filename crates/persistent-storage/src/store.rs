@@ -610,11 +610,7 @@ impl Store {
 
     /// Runs a read, once more on another connection if its connection turned out to be lost
     /// (the server restarted since it was pooled): the lost one is retired when dropped.
-    fn read<T>(
-        &self,
-        context: String,
-        mut run: impl FnMut(&mut DbConnection) -> QueryResult<T>,
-    ) -> Result<T, Error> {
+    fn read<T>(&self, context: String, mut run: impl FnMut(&mut DbConnection) -> QueryResult<T>) -> Result<T, Error> {
         let mut connection = self.db.get()?;
         match run(&mut connection) {
             Err(error) if migration_core::is_lost_connection(&error) => {
