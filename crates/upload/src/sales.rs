@@ -75,9 +75,8 @@ impl Importer for HistoricalSales {
     type Row = SaleRow;
     const STAGE: Stage = STAGE;
     const SKIPPED: &'static [&'static str] = &[];
-    /// Half the default: the validator's duplicate check keeps about 16 bytes per row besides
-    /// (a million-row file peaked at 89 MB with the default caches, at 58 MB with these, in
-    /// the same time).
+    /// Half the default: a million-row file peaked at 89 MB with the default caches, at 58 MB
+    /// with these, in the same time.
     const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
     fn domain(&self) -> &'static Domain {

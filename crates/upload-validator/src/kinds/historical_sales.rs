@@ -1,8 +1,9 @@
 //! Historical sales: `date,category,store_id,quantity_sold,revenue`, categories by display name.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 
 use super::{Checker, Column, KnownIds, Layout, text, whole_number};
 use crate::context::{ContextError, Fields, KindContext};
@@ -77,10 +78,13 @@ fn fits_cents(amount: &Decimal) -> bool {
 }
 
 pub struct HistoricalSales {
-    categories: HashMap<String, (u32, String)>,
+    /// Display name → (index, id); the names come from the context, not the file.
+    categories: FxHashMap<String, (u32, String)>,
     stores: KnownIds,
-    /// Packed (day, category, store) keys: 8 bytes per distinct valid row.
-    seen: HashSet<u64>,
+    /// The rows seen, by packed (day, category, store) key: for each run of 64 stores of a day
+    /// and category, which have a row, a bit each. A dense file (every store every day) costs
+    /// about a bit per row; a sparse one at most an entry per row.
+    seen: FxHashMap<u64, u64>,
 }
 
 impl HistoricalSales {
@@ -99,7 +103,7 @@ impl HistoricalSales {
                 .map(|(i, (name, id))| (name, (i as u32, id)))
                 .collect(),
             stores: KnownIds::new(context.store_ids),
-            seen: HashSet::new(),
+            seen: FxHashMap::default(),
         })
     }
 }
@@ -157,7 +161,11 @@ impl Checker for HistoricalSales {
         let (Some(date), Some((category_index, category_id)), Some(store)) = (date, category, store) else { return };
         let day = date.signed_duration_since(NaiveDate::MIN).num_days() as u64;
         let key = (day << 40) | (u64::from(*category_index) << 24) | u64::from(store);
-        if !self.seen.insert(key) {
+        let stores = self.seen.entry(key >> 6).or_insert(0);
+        let bit = 1 << (key & 63);
+        let repeated = *stores & bit != 0;
+        *stores |= bit;
+        if repeated {
             out.cell(Rule::DuplicateKey, record, number, layout.at(0), || {
                 format!(
                     "Another row already has {} / {} / {}; keep one row per day, category and store.",
@@ -186,5 +194,32 @@ impl Checker for HistoricalSales {
         if records == 0 {
             out.line(Rule::EmptyFile, 1, 0, 0, || "The file has a header but no rows.".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Context, HistoricalSalesContext, PayloadKind, Validator};
+
+    /// Stores 64 apart share a word of the duplicate check but not a bit; the same day,
+    /// category and store twice is found however many rows lie between.
+    #[test]
+    fn duplicates_are_found_by_their_own_bit() {
+        let stores: Vec<String> = (1..=130).map(|i| format!("S{i:03}")).collect();
+        let context = HistoricalSalesContext {
+            store_ids: stores.clone(),
+            categories: [("Hats".to_owned(), "hats".to_owned()), ("Caps".to_owned(), "caps".to_owned())].into(),
+        };
+        let mut text = String::from("date,category,store_id,quantity_sold,revenue\n");
+        for store in &stores {
+            text.push_str(&format!("2024-02-29,Hats,{store},1,1.00\n2024-02-29,Caps,{store},1,1.00\n"));
+        }
+        text.push_str("2024-03-01,Hats,S065,1,1.00\n2024-02-29,Caps,S129,2,2.00\n");
+        let mut validator = Validator::new(PayloadKind::HistoricalSales, Context::of(context)).unwrap();
+        validator.push(text.as_bytes());
+        let report = validator.finish();
+        let duplicates: Vec<u64> =
+            report.findings.iter().filter(|f| f.rule.code() == "duplicate-key").map(|f| f.line).collect();
+        assert_eq!(duplicates, [2 + 2 * 130 + 1], "{}", report.to_json());
     }
 }
