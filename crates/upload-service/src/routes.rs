@@ -5,6 +5,8 @@
 
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -202,20 +204,25 @@ async fn receive(
     };
     let db = app.db.clone();
     let file = name.clone();
-    let outcome = app
-        .blocking
-        .run(move || {
-            let mut stream = BodyReader { chunks: receiver, current: Bytes::new() };
-            match target {
+    // The limit holds for every kind, however the body is sent (chunked bodies declare no
+    // length); `upload` checks its own too.
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let mut stream =
+        BodyReader { chunks: receiver, current: Bytes::new(), left: app.body_limit, exceeded: exceeded.clone() };
+    let outcome =
+        app.blocking
+            .run(move || match target {
                 Target::Upload(upload) => upload::upload_stream(&db, &upload, &file, &mut stream, options, &mut |_| {})
                     .map_err(Failure::Upload),
                 Target::Executions => Session::open(&db, Executions)
                     .and_then(|session| session.import_stream(&file, &mut stream, options.import, &mut |_| {}))
                     .map_err(Failure::Import),
-            }
-        })
-        .await
-        .map_err(IntoResponse::into_response)?;
+            })
+            .await
+            .map_err(IntoResponse::into_response)?;
+    if exceeded.load(Ordering::Relaxed) {
+        return Err(too_large(app.body_limit).with("file", Value::String(name)).into_response());
+    }
     match outcome {
         Ok(report) => {
             tracing::info!(kind, outcome = ?report.outcome, rows = report.counts.rows_read, "upload");
@@ -374,10 +381,13 @@ async fn pump(mut body: Body, chunks: mpsc::Sender<io::Result<Bytes>>) {
     }
 }
 
-/// The request body as the blocking reader the import layer reads.
+/// The request body as the blocking reader the import layer reads, failing once more than
+/// `left` bytes came (and saying so in `exceeded`).
 struct BodyReader {
     chunks: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
+    left: u64,
+    exceeded: Arc<AtomicBool>,
 }
 
 impl Read for BodyReader {
@@ -386,6 +396,13 @@ impl Read for BodyReader {
             match self.chunks.blocking_recv() {
                 Some(chunk) => self.current = chunk?,
                 None => return Ok(0),
+            }
+            match self.left.checked_sub(self.current.len() as u64) {
+                Some(left) => self.left = left,
+                None => {
+                    self.exceeded.store(true, Ordering::Relaxed);
+                    return Err(io::Error::new(io::ErrorKind::FileTooLarge, "the body is larger than the limit"));
+                }
             }
         }
         let n = buffer.len().min(self.current.len());

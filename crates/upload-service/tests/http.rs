@@ -158,6 +158,30 @@ fn bodies_are_streamed_and_limited_and_a_cut_off_one_writes_nothing(db: &TestDat
         cut_off.text()
     );
     assert_eq!(count(db, "historical_sales"), rows as i64, "neither wrote anything");
+
+    // The limit holds for NinjaTrader exports too, sent without a length.
+    use fixtures::ninjatrader::{Execution, Style, export};
+    let fills = export(Style::NATIVE_EN_US, (1..=200).map(Execution::sample));
+    assert!(fills.len() > 8_000, "{}", fills.len());
+    let chunks: Vec<&[u8]> = fills.as_bytes().chunks(1000).collect();
+    let executions = send_chunked(&service, "/uploads/ninjatrader_executions", &chunks, true);
+    problem(&executions, 413);
+    let ledger = upload_ledger(db);
+    assert_eq!(ledger, 0, "nothing imported");
+}
+
+/// Rows in the execution ledger.
+fn upload_ledger(db: &TestDatabase) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut connection = db.database().get().unwrap();
+    let sql = "SELECT count(*) AS n FROM imported_executions";
+    migration_core::dispatch!(connection, conn => diesel::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), conn))
+        .unwrap()
+        .n
 }
 
 fn executions_exports_and_bad_requests(db: &TestDatabase) {
