@@ -141,14 +141,20 @@ impl IntoResponse for Problem {
     }
 }
 
+/// The request's media type: its `Content-Type` without parameters (`charset`), lowercase;
+/// `None` without one.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
 /// Reads a request body of at most `limit` bytes whose `Content-Type` is one of `accepted`
 /// (parameters such as `charset` ignored): 415 for another type, 413 past the limit (told by
 /// `Content-Length` before anything is read, or while reading), 400 for a body cut off.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, accepted: &[&str]) -> Result<Bytes, Problem> {
-    let media_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    let media_type = media_type(headers);
     if !media_type.as_deref().is_some_and(|t| accepted.contains(&t)) {
         return Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -199,13 +199,14 @@ async fn receive(
     tokio::spawn(pump(body, sender));
     let options = UploadOptions {
         replace: query.replace,
-        max_bytes: app.body_limit,
+        // The body reader below holds the limit for every kind: not counted twice.
+        max_bytes: u64::MAX,
         import: ImportOptions { skip_invalid: false, deadline: Some(Instant::now() + app.import_limit) },
     };
     let db = app.db.clone();
     let file = name.clone();
     // The limit holds for every kind, however the body is sent (chunked bodies declare no
-    // length); `upload` checks its own too.
+    // length).
     let exceeded = Arc::new(AtomicBool::new(false));
     let mut stream =
         BodyReader { chunks: receiver, current: Bytes::new(), left: app.body_limit, exceeded: exceeded.clone() };
@@ -240,8 +241,8 @@ async fn receive(
 }
 
 fn check_media_type(headers: &HeaderMap) -> Result<(), Problem> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(()) };
-    let media_type = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    // A file sent without a type is taken: browsers leave it out for unknown extensions.
+    let Some(media_type) = service_kit::media_type(headers) else { return Ok(()) };
     if ACCEPTED.contains(&media_type.as_str()) {
         return Ok(());
     }

@@ -3,7 +3,8 @@
 //! counts; a second upload refused (409) unless `replace=true`; a bad row answered 422 with
 //! the findings and nothing written; bodies streamed in chunks, over the limit (413, early
 //! and mid-stream) and cut off (400), none writing anything; NinjaTrader exports; bad query
-//! parameters, kinds and media types.
+//! parameters, kinds and media types; a held upload answered 503 at its time limit, writing
+//! nothing; logs without bodies; a clean stop on SIGTERM.
 
 use std::io::Write as _;
 use std::net::TcpStream;
@@ -207,7 +208,38 @@ fn executions_exports_and_bad_requests(db: &TestDatabase) {
     problem(&json, 415);
 }
 
+/// An upload held up past `--request-timeout` (another session holds the upload domain's
+/// write lock) is answered 503, not left hanging, and writes nothing, even once the lock is
+/// free; the log names requests but never a body's content; SIGTERM stops the service cleanly.
+fn a_held_upload_times_out_and_the_service_stops_cleanly(db: &TestDatabase) {
+    let (mut service, ids) = start(db, 3, &["--request-timeout", "1"]);
+    let mut holder = db.database().get().unwrap();
+    let lock = match db.backend() {
+        migration_core::Backend::Postgres => format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({});",
+            migration_core::AdvisoryLock::DomainWrite("upload").key()
+        ),
+        migration_core::Backend::Sqlite => "BEGIN IMMEDIATE; DELETE FROM weekly_actuals WHERE id = -1;".to_owned(),
+    };
+    holder.batch_execute(&lock).unwrap();
+    let week = retail::weekly_actuals(Day::ymd(2025, 3, 1), &ids, |_, _| 5).replace(",S002,5", ",S002,54321");
+    let started = std::time::Instant::now();
+    let held = post(&service, "/uploads/weekly_actuals?workflow_id=spring&week_number=1", week.as_bytes());
+    let waited = started.elapsed();
+    problem(&held, 503);
+    assert!(waited < std::time::Duration::from_secs(5), "answered after {waited:?}");
+    holder.batch_execute("ROLLBACK").unwrap();
+    drop(holder);
+    // The import, freed, finds its time is up and commits nothing.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(count(db, "weekly_actuals"), 0);
+    let log = service.log();
+    assert!(log.contains("/uploads/weekly_actuals") && !log.contains("54321"), "{log}");
+    assert_eq!(service.terminate(), Some(0), "{}", service.log());
+}
+
 on_both_backends!(
+    a_held_upload_times_out_and_the_service_stops_cleanly,
     a_week_is_stored_and_answered_with_the_browsers_report,
     a_bad_row_is_answered_422_with_its_finding_and_nothing_written,
     bodies_are_streamed_and_limited_and_a_cut_off_one_writes_nothing,

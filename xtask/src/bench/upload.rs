@@ -503,29 +503,23 @@ impl Bench<'_> {
                 let line = super::peer_output(name, &mut command)?;
                 super::json_number(&line, "seconds")
             };
+            let mut record = |tool: String, seconds: f64| {
+                results.push(Measurement {
+                    what: "weekly season",
+                    tool,
+                    backend: self.backend,
+                    seconds,
+                    rows: daily,
+                    peak_mb: None,
+                })
+            };
             let seconds = run(&self.files.peer_season, &format!("peer {method}, {}, the season", self.backend))?;
-            let tool = format!("peer {method} (2 600 pre-summed rows, one transaction)");
-            results.push(Measurement {
-                what: "weekly season",
-                tool,
-                backend: self.backend,
-                seconds,
-                rows: daily,
-                peak_mb: None,
-            });
+            record(format!("peer {method} (2 600 pre-summed rows, one transaction)"), seconds);
             let mut seconds = 0.0;
             for (week, file) in self.files.peer_weeks.iter().enumerate() {
                 seconds += run(file, &format!("peer {method}, {}, week {}", self.backend, week + 1))?;
             }
-            let tool = format!("peer {method}, a week at a time (52 transactions of 50 pre-summed rows, summed)");
-            results.push(Measurement {
-                what: "weekly season",
-                tool,
-                backend: self.backend,
-                seconds,
-                rows: daily,
-                peak_mb: None,
-            });
+            record(format!("peer {method}, a week at a time (52 transactions of 50 pre-summed rows, summed)"), seconds);
         }
         Ok(())
     }
