@@ -56,6 +56,8 @@ const totals = "3|231"; // 3 stores; 7 × (10 + 11 + 12) units
 const browser = await launchChromium();
 try {
   const { page, problems } = await openPage(browser);
+  const contextRequests = [];
+  page.on("request", (request) => request.url().includes("/context?") && contextRequests.push(request.url()));
   await page.goto(`${base}/`);
   await page.selectOption("#kind", "weekly_actuals");
   await page.fill("#workflow", "spring");
@@ -78,6 +80,12 @@ try {
   // The good week: ready, uploaded, counted by the server, in the database.
   await page.setInputFiles("#file", { name: "week-2.csv", mimeType: "text/csv", buffer: Buffer.from(week) });
   await page.waitForFunction(() => document.querySelector("#verdict").textContent === "Ready to upload", null, { timeout: 20_000 });
+  assert.equal(await page.isDisabled("#upload"), false);
+  // The week field losing focus (as it does when Upload is clicked) fires "change" with
+  // nothing changed: the page neither asks the server again nor withdraws the checked file.
+  await page.locator("#week").blur();
+  await page.evaluate(() => fetch("/health"));
+  assert.equal(contextRequests.length, 1, contextRequests.join("\n"));
   assert.equal(await page.isDisabled("#upload"), false);
   await page.click("#upload");
   await page.waitForFunction(() => document.querySelector("#server-status").className !== "", null, { timeout: 20_000 });

@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 let worker = null;
 /** The file checked last, with its report's JSON text, once it is ready to upload. */
 let ready = null;
+/** The context URL whose answer is under "What the server knows". */
+let contextFrom = null;
 
 for (const id of ["kind", "workflow", "week"]) $(id).addEventListener("change", () => loadContext());
 $("file").addEventListener("change", () => {
@@ -37,10 +39,15 @@ async function loadContext() {
   showWeekFields();
   const kind = $("kind").value;
   if (kind === "weekly_actuals" && !($("workflow").value.trim() && $("week").value.trim())) return;
+  const url = `/uploads/${kind}/context?${weekQuery()}`;
+  // A field that loses focus fires "change" again with nothing changed (for example when
+  // Upload is clicked): checking the file again then would withdraw the upload being clicked.
+  if (url === contextFrom) return;
   try {
-    const response = await fetch(`/uploads/${kind}/context?${weekQuery()}`);
+    const response = await fetch(url);
     if (response.ok) {
       $("context").value = await response.text();
+      contextFrom = url;
     } else if (response.headers.get("content-type") === "application/problem+json") {
       showError((await response.json()).detail);
     }
