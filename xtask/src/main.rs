@@ -16,12 +16,15 @@
 //!   the ALM import beside ibflex, seed 001's claims, seed 002's services beside their FastAPI
 //!   peer and pgbench, and seed 003's uploads beside their SQLAlchemy peer and the bulk loaders.
 //! - `cargo xtask fuzz` fuzzes the upload validator (cargo-fuzz, nightly).
+//! - `cargo xtask reliability` kills every writing command at random moments and judges what
+//!   it left (crates/reliability).
 //!
 //! It keeps to `std` so it builds in seconds; each subcommand is a module.
 
 mod bench;
 mod fuzz;
 mod migrate;
+mod reliability;
 mod shell;
 mod test;
 mod wasm;
@@ -37,7 +40,8 @@ Commands:
   test             the whole suite: cargo fmt --check, clippy -D warnings, the
                    validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
                    postgres://postgres@127.0.0.1:5432/postgres), the golden set in WebAssembly
-                   under Node and Chromium, the page end to end, and 30 s of fuzzing
+                   under Node and Chromium, the page end to end, 30 s of fuzzing and
+                   the crash suite, 5 trials per operation and backend
   wasm [--features ib-flex]
                    build the browser package wasm/pkg (release, wasm-bindgen, wasm-opt -Oz) and
                    print its size; with ib-flex, the ALM page's package wasm/pkg-ib-flex (adds
@@ -56,6 +60,10 @@ Commands:
                    upload service, beside the SQLAlchemy peer and the bulk loaders
   fuzz [--seconds N]
                    cargo-fuzz over every payload kind (installs nightly and cargo-fuzz)
+  reliability [crash] [ARGS]
+                   every writing command killed with SIGKILL at random moments, 100 trials
+                   per operation and backend, judged against the states before and after
+                   (see `cargo xtask reliability --help`)
   help             this message
 ";
 
@@ -69,6 +77,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&rest),
         Some("wasm") => wasm::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
+        Some("reliability") => reliability::run(&rest),
         None | Some("help" | "--help" | "-h") => {
             print!("{HELP}");
             Ok(())

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: the whole suite, exactly as CI runs it.
 
 use crate::shell::{self, step};
-use crate::{fuzz, wasm};
+use crate::{fuzz, reliability, wasm};
 
 /// How long `cargo xtask test` fuzzes the validator (a smoke run; `cargo xtask fuzz` for more).
 const FUZZ_SECONDS: u32 = 30;
@@ -115,6 +115,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     )?;
     // Any bytes as any payload kind, whole and chunked: no panic, same report, bounded memory.
     fuzz::fuzz(FUZZ_SECONDS)?;
+    // Every writing command killed at random moments, a few times each (`cargo xtask
+    // reliability` runs 100).
+    reliability::short()?;
     eprintln!("\nall checks passed");
     Ok(())
 }

@@ -32,7 +32,7 @@ mod tracking;
 
 pub use flex::IDENTITY;
 pub use import_core::{ImportReport, Outcome};
-pub use run::{ImportType, Run, RunOptions, RunSummary, files_in};
+pub use run::{ImportType, Run, RunOptions, RunSummary, TakenOver, files_in};
 pub use tracking::{
     CONFIG_KEYS, Configuration, ContinuityWarning, Gap, GapReport, HistoryRow, PROCESS_NAME, Status, gaps, history,
     set_config, status,

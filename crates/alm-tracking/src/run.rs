@@ -82,6 +82,18 @@ pub struct RunSummary {
     pub archived: Vec<String>,
     /// Archived files deleted past `max_files_to_keep`.
     pub pruned: Vec<String>,
+    /// The run of the date this one took over, left PROCESSING by a run that never finished.
+    pub took_over: Option<TakenOver>,
+}
+
+/// A run of the same date left PROCESSING (its process was killed, or lost its database
+/// before it could record the outcome), taken over by the next run: the files it committed
+/// are kept (`processed_files` knows them), the others are imported now. Runs of one date
+/// are expected one at a time; a run still going would be taken over too.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TakenOver {
+    /// When the interrupted run started.
+    pub started_at: Option<NaiveDateTime>,
 }
 
 /// An import run for one date (see the module docs).
@@ -95,6 +107,7 @@ pub struct Run<'db> {
     done: RefCell<Vec<Done>>,
     /// The run's first failure.
     failure: RefCell<Option<String>>,
+    took_over: Option<TakenOver>,
 }
 
 /// A file the run has been through.
@@ -183,7 +196,7 @@ impl<'db> Run<'db> {
         let deadline = Instant::now() + Duration::from_secs(configuration.timeout_seconds);
         let dialect = Dialect(db.backend());
         let mut connection = db.get()?;
-        dispatch!(connection, conn => {
+        let took_over = dispatch!(connection, conn => {
             diesel::sql_query(dialect.sql(
                 "INSERT INTO alm_reporting.import_history (import_date, import_type, status, files_processed)
                  VALUES ($1, $2, 'PENDING', CAST('[]' AS JSONB)) ON CONFLICT (import_date) DO NOTHING",
@@ -193,7 +206,23 @@ impl<'db> Run<'db> {
             .execute(conn)
             .map_err(query_error("create the date's import_history row"))?;
             conn.write_transaction(crate::WRITE_LOCK, |conn| {
-                let mark = |conn: &mut _| -> QueryResult<()> {
+                let mark = |conn: &mut _| -> QueryResult<Option<TakenOver>> {
+                #[derive(QueryableByName)]
+                struct Previous {
+                    #[diesel(sql_type = Text)]
+                    status: String,
+                    #[diesel(sql_type = Nullable<Timestamp>)]
+                    started_at: Option<NaiveDateTime>,
+                }
+                let previous: Option<Previous> = diesel::sql_query(dialect.sql(
+                    "SELECT status, started_at FROM alm_reporting.import_history WHERE import_date = $1",
+                ))
+                .bind::<Date, _>(options.date)
+                .get_result(conn)
+                .optional()?;
+                let took_over = previous
+                    .filter(|p| p.status == "PROCESSING")
+                    .map(|p| TakenOver { started_at: p.started_at });
                 diesel::sql_query(dialect.sql(
                     "UPDATE alm_reporting.import_history SET status = 'PROCESSING', import_type = $2,
                             started_at = CURRENT_TIMESTAMP, completed_at = NULL, error_message = NULL
@@ -208,12 +237,15 @@ impl<'db> Run<'db> {
                 ))
                 .bind::<Date, _>(options.date)
                 .bind::<Text, _>(PROCESS_NAME)
-                .execute(conn)
-                .map(drop)
+                .execute(conn)?;
+                Ok(took_over)
                 };
                 mark(conn).map_err(query_error("mark the run as processing"))
             })
         })?;
+        if let Some(taken) = &took_over {
+            tracing::warn!(date = %options.date, started_at = ?taken.started_at, "took over a run left PROCESSING");
+        }
         Ok(Run {
             db,
             session,
@@ -222,12 +254,23 @@ impl<'db> Run<'db> {
             deadline,
             done: RefCell::new(Vec::new()),
             failure: RefCell::new(None),
+            took_over,
         })
     }
 
     /// The configuration the run follows.
     pub fn configuration(&self) -> &Configuration {
         &self.configuration
+    }
+
+    /// The run of this date it took over, if one was left PROCESSING.
+    pub fn took_over(&self) -> Option<&TakenOver> {
+        self.took_over.as_ref()
+    }
+
+    /// The import date.
+    pub fn date(&self) -> NaiveDate {
+        self.options.date
     }
 
     /// Imports one file (see the module docs); a file that cannot be imported makes the run
@@ -391,7 +434,14 @@ impl<'db> Run<'db> {
             Some((from, to)) => tracking::continuity_between(self.db, from, to)?,
             None => Vec::new(),
         };
-        Ok(RunSummary { history, records_imported: records, continuity, archived, pruned })
+        Ok(RunSummary {
+            history,
+            records_imported: records,
+            continuity,
+            archived,
+            pruned,
+            took_over: self.took_over.clone(),
+        })
     }
 
     /// Moves the imported files into the archive and prunes each type's folder.

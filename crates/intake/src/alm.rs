@@ -136,6 +136,13 @@ fn import(database: &Database, json: bool, args: &ImportArgs) -> anyhow::Result<
         archive: args.archive.clone(),
     };
     let run = Run::start(database, options)?;
+    if let Some(taken) = run.took_over() {
+        let since = taken.started_at.map_or_else(String::new, |t| format!(" (started {t} UTC)"));
+        eprintln!(
+            "note: took over the run of {} left PROCESSING{since}: it was interrupted before it recorded an outcome; the files it committed are kept and the rest are imported now",
+            run.date()
+        );
+    }
     let results = imports::run(&files, json, false, |path, progress| run.import(path, progress))?;
     let summary = run.finish()?;
     if json {

@@ -89,4 +89,32 @@ fn alm_needs_its_migrations(db: &TestDatabase) {
     assert!(stderr.contains("hint: run `intake migrate` first"), "{stderr}");
 }
 
-on_both_backends!(imports_and_reports, configuration_and_failures_say_what_to_do, alm_needs_its_migrations);
+/// A run killed before it recorded its outcome leaves the date PROCESSING; the next run
+/// takes it over and says so, and ends SUCCESS. (The crash suite kills real runs.)
+fn the_next_run_takes_over_one_left_processing(db: &TestDatabase) {
+    stdout(&intake(db.url(), &["migrate"]));
+    let table = if db.url().starts_with("sqlite") { "alm_reporting_import_history" } else { "alm_reporting.import_history" };
+    let mut connection = db.database().get().unwrap();
+    connection
+        .batch_execute(&format!(
+            "INSERT INTO {table} (import_date, import_type, status, started_at) VALUES ('2025-07-03', 'DAILY', 'PROCESSING', '2025-07-03 06:00:00')"
+        ))
+        .unwrap();
+    drop(connection);
+    let output = intake(db.url(), &["alm", "import", &flex_dir(), "--date", "2025-07-03"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("note: took over the run of 2025-07-03 left PROCESSING (started 2025-07-03 06:00:00 UTC): it was interrupted"),
+        "{stderr}"
+    );
+    assert!(stdout(&output).contains("Import 2025-07-03 (DAILY): SUCCESS"));
+    let again = intake(db.url(), &["alm", "import", &flex_dir(), "--date", "2025-07-03"]);
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("took over"), "a finished run is not taken over");
+}
+
+on_both_backends!(
+    imports_and_reports,
+    configuration_and_failures_say_what_to_do,
+    alm_needs_its_migrations,
+    the_next_run_takes_over_one_left_processing
+);

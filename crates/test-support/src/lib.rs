@@ -132,6 +132,82 @@ impl Drop for TestDatabase {
     }
 }
 
+/// A fresh database known by its URL only: no connection is kept open to it, so other
+/// processes own it and it can be copied ([`ScratchDatabase::copy`]), as the reliability
+/// suite does for each trial. Removed on drop, like [`TestDatabase`].
+pub struct ScratchDatabase {
+    url: String,
+    backend: Backend,
+    cleanup: Cleanup,
+}
+
+impl ScratchDatabase {
+    /// A fresh, empty database on `backend`.
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir =
+                    tempfile::Builder::new().prefix("intake-scratch-").tempdir().expect("create a temporary folder");
+                let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
+                ScratchDatabase { url, backend, cleanup: Cleanup::Sqlite(Some(dir)) }
+            }
+            Backend::Postgres => Self::postgres(None),
+        }
+    }
+
+    fn postgres(template: Option<&str>) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let admin_url = postgres_server::admin_url();
+        let name = format!("intake_test_{}_s{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let from = template.map_or(String::new(), |t| format!(" TEMPLATE {t}"));
+        admin_connection(admin_url)
+            .batch_execute(&format!("CREATE DATABASE {name}{from}"))
+            .unwrap_or_else(|error| panic!("create scratch database {name}{from}: {error}"));
+        let url = with_database(admin_url, &name);
+        ScratchDatabase {
+            url,
+            backend: Backend::Postgres,
+            cleanup: Cleanup::Postgres { admin_url: admin_url.to_owned(), name },
+        }
+    }
+
+    /// A new database holding exactly what this one holds. Nothing may be connected to this
+    /// one meanwhile (PostgreSQL copies a template only then; an SQLite file is copied whole,
+    /// with no write-ahead log beside it).
+    pub fn copy(&self) -> Self {
+        match &self.cleanup {
+            Cleanup::Sqlite(dir) => {
+                let source = dir.as_ref().expect("a live scratch folder").path().join("scratch.db");
+                let copy = Self::new(Backend::Sqlite);
+                let Cleanup::Sqlite(Some(target)) = &copy.cleanup else { unreachable!("an SQLite scratch database") };
+                std::fs::copy(&source, target.path().join("scratch.db"))
+                    .unwrap_or_else(|error| panic!("copy {}: {error}", source.display()));
+                copy
+            }
+            Cleanup::Postgres { name, .. } => Self::postgres(Some(name)),
+        }
+    }
+
+    /// The URL, for the processes that use it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, name } = &self.cleanup {
+            // Best effort: a leftover is dropped by the next run's sweep.
+            let _ = admin_connection(admin_url).batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+}
+
 pub(crate) fn admin_connection(admin_url: &str) -> PgConnection {
     PgConnection::establish(admin_url).unwrap_or_else(|error| panic!("connect to {admin_url}: {error}"))
 }

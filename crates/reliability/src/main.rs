@@ -1,0 +1,262 @@
+//! `reliability`: intake's promise that nothing is half-written, tested by force. Run through
+//! `cargo xtask reliability` (which builds what it needs); `cargo xtask test` runs a short
+//! version.
+//!
+//! `reliability crash` kills every writing command with SIGKILL at random moments, on both
+//! backends, and judges each database against the states before and after the command (see
+//! [`crash`]); then it prints a table: operation, backend, trials, outcomes, anything lost.
+
+mod crash;
+mod ops;
+mod state;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use migration_core::Backend;
+
+/// intake's reliability suite.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Suite,
+}
+
+#[derive(Subcommand)]
+enum Suite {
+    /// Kill every writing command at random moments and judge what it left.
+    ///
+    /// Each operation is run once to its end on a copy of its starting database (the state
+    /// after it, and how long it takes); each trial runs it on a fresh copy, sends SIGKILL
+    /// after a random delay up to 1.2 times that, and judges the database: the state before,
+    /// the state after, or (where the operation is made of units that each commit) a
+    /// boundary between units; anything else is LOST. The operation is then run again and
+    /// must finish with the state after it, with no clean-up and no lock left behind.
+    Crash {
+        /// Trials per operation and backend.
+        #[arg(long, default_value_t = 100)]
+        trials: u32,
+        /// Only these backends (default both).
+        #[arg(long, value_enum)]
+        backend: Vec<BackendArg>,
+        /// Only the operations whose name contains this text.
+        #[arg(long)]
+        operation: Option<String>,
+        /// The random seed (printed; give it again to repeat a run's delays).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The `intake` binary.
+        #[arg(long, default_value = "target/debug/intake")]
+        intake: PathBuf,
+        /// The `connector-service` binary.
+        #[arg(long, default_value = "target/debug/connector-service")]
+        connector_service: PathBuf,
+        /// Also write the table as Markdown to this file.
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+/// Small, fast, reproducible numbers (a 64-bit LCG's high bits).
+pub struct Rng(u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) % n.max(1)
+    }
+}
+
+/// What the trials of one operation on one backend found.
+pub struct Tally {
+    operation: &'static str,
+    backend: Backend,
+    took: Duration,
+    trials: u32,
+    outcomes: std::collections::BTreeMap<&'static str, u32>,
+    lost: Vec<String>,
+    not_recovered: Vec<String>,
+    slowest_rerun: Duration,
+}
+
+impl Tally {
+    fn new(operation: &'static str, backend: Backend, took: Duration) -> Tally {
+        Tally {
+            operation,
+            backend,
+            took,
+            trials: 0,
+            outcomes: Default::default(),
+            lost: Vec::new(),
+            not_recovered: Vec::new(),
+            slowest_rerun: Duration::ZERO,
+        }
+    }
+
+    fn add(
+        &mut self,
+        trial: u32,
+        delay: Duration,
+        outcome: crash::Outcome,
+        recovered: Result<(), String>,
+        rerun: Duration,
+    ) {
+        self.trials += 1;
+        *self.outcomes.entry(outcome.label()).or_default() += 1;
+        if let crash::Outcome::Lost(why) = &outcome {
+            self.lost.push(format!("trial {trial} (killed after {delay:?}): {why}"));
+        }
+        if let Err(why) = recovered {
+            self.not_recovered.push(format!("trial {trial} (killed after {delay:?}): the run again: {why}"));
+        }
+        self.slowest_rerun = self.slowest_rerun.max(rerun);
+    }
+
+    fn failed(&self) -> bool {
+        !self.lost.is_empty() || !self.not_recovered.is_empty()
+    }
+
+    fn outcomes(&self) -> String {
+        self.outcomes.iter().map(|(label, n)| format!("{n} {label}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "PostgreSQL",
+        Backend::Sqlite => "SQLite",
+    }
+}
+
+/// The results as a Markdown table.
+fn table(tallies: &[Tally]) -> String {
+    let mut out = String::from(
+        "| operation | backend | run alone | trials | outcomes after SIGKILL | lost | recovered by running again | slowest re-run |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for t in tallies {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.2} s | {} | {} | {} | {}/{} | {:.2} s |",
+            t.operation,
+            backend_name(t.backend),
+            t.took.as_secs_f64(),
+            t.trials,
+            t.outcomes(),
+            t.lost.len(),
+            t.trials as usize - t.not_recovered.len(),
+            t.trials,
+            t.slowest_rerun.as_secs_f64(),
+        );
+    }
+    out
+}
+
+/// The trials of one operation on a backend.
+type Trials<'a> = dyn Fn(Backend, &mut Rng) -> Result<Tally, String> + 'a;
+
+fn crash_suite(
+    trials: u32,
+    backends: Vec<BackendArg>,
+    operation: Option<String>,
+    seed: Option<u64>,
+    intake: PathBuf,
+    connector_service: &std::path::Path,
+    markdown: Option<PathBuf>,
+) -> Result<bool, String> {
+    crash::require(&intake)?;
+    let files = tempfile::Builder::new().prefix("intake-reliability-").tempdir().map_err(|e| e.to_string())?;
+    let env = crash::Env { intake, files: files.path().to_path_buf() };
+    ops::write_inputs(&env)?;
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!(
+        "reliability crash: seed {seed} (--seed {seed} repeats these delays), {trials} trials per operation and backend"
+    );
+    let mut rng = Rng(seed);
+    let backends: Vec<Backend> = if backends.is_empty() {
+        vec![Backend::Sqlite, Backend::Postgres]
+    } else {
+        backends
+            .iter()
+            .map(|b| match b {
+                BackendArg::Sqlite => Backend::Sqlite,
+                BackendArg::Postgres => Backend::Postgres,
+            })
+            .collect()
+    };
+    let chosen = |name: &str| operation.as_deref().is_none_or(|f| name.contains(f));
+    let operations: Vec<_> = ops::all().into_iter().filter(|o| chosen(o.name)).collect();
+    let service = chosen(crash::service::NAME);
+    if operations.is_empty() && !service {
+        return Err(format!("no operation's name contains {:?}", operation.unwrap_or_default()));
+    }
+    let mut runs: Vec<Box<Trials<'_>>> = Vec::new();
+    for operation in operations {
+        let env = &env;
+        runs.push(Box::new(move |backend, rng: &mut Rng| crash::run(env, &operation, backend, trials, rng)));
+    }
+    if service {
+        let env = &env;
+        runs.push(Box::new(move |backend, rng: &mut Rng| {
+            crash::service::run(env, connector_service, backend, trials, rng)
+        }));
+    }
+    let mut tallies = Vec::new();
+    for run in &runs {
+        for &backend in &backends {
+            let tally = run(backend, &mut rng)?;
+            eprintln!(
+                "{} on {}: {} trials: {}; lost {}; recovered {}/{}",
+                tally.operation,
+                backend_name(backend),
+                tally.trials,
+                tally.outcomes(),
+                tally.lost.len(),
+                tally.trials as usize - tally.not_recovered.len(),
+                tally.trials
+            );
+            for line in tally.lost.iter().chain(&tally.not_recovered) {
+                eprintln!("  {line}");
+            }
+            tallies.push(tally);
+        }
+    }
+    let text = table(&tallies);
+    println!("\n{text}");
+    if let Some(path) = markdown {
+        std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(!tallies.iter().any(Tally::failed))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Suite::Crash { trials, backend, operation, seed, intake, connector_service, markdown } => {
+            crash_suite(trials, backend, operation, seed, intake, &connector_service, markdown)
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("reliability: something was lost or not recovered (above)");
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("reliability: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
