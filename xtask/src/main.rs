@@ -41,7 +41,7 @@ Commands:
                    validator's wasm32 build, all tests on SQLite and PostgreSQL (TEST_DATABASE_URL, default
                    postgres://postgres@127.0.0.1:5432/postgres), the golden set in WebAssembly
                    under Node and Chromium, the page end to end, 30 s of fuzzing and
-                   the crash suite, 5 trials per operation and backend
+                   the reliability suites' short versions
   wasm [--features ib-flex]
                    build the browser package wasm/pkg (release, wasm-bindgen, wasm-opt -Oz) and
                    print its size; with ib-flex, the ALM page's package wasm/pkg-ib-flex (adds
@@ -60,10 +60,10 @@ Commands:
                    upload service, beside the SQLAlchemy peer and the bulk loaders
   fuzz [--seconds N]
                    cargo-fuzz over every payload kind (installs nightly and cargo-fuzz)
-  reliability [crash] [ARGS]
-                   every writing command killed with SIGKILL at random moments, 100 trials
-                   per operation and backend, judged against the states before and after
-                   (see `cargo xtask reliability --help`)
+  reliability [crash|concurrency] [ARGS]
+                   every writing command killed with SIGKILL at random moments (100 trials
+                   per operation and backend); many importers, migrators and clients at
+                   once (see `cargo xtask reliability --help`)
   help             this message
 ";
 

@@ -4,49 +4,61 @@
 use crate::shell::{self, step};
 
 const USAGE: &str = "\
-cargo xtask reliability [crash] [ARGS]
+cargo xtask reliability [SUITE] [ARGS]
 
-Builds intake and the reliability suite (crates/reliability) and runs it on both backends
-(PostgreSQL from TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres):
+Builds intake, the connector service and the reliability suite (crates/reliability) and runs
+the suites on both backends (PostgreSQL from TEST_DATABASE_URL, default
+postgres://postgres@127.0.0.1:5432/postgres); with no SUITE, all of them. Each prints its
+table and writes it to target/reliability/SUITE.md.
 
-  crash   every writing command (migrate, the executions, upload and ALM imports, key
-          rotation) killed with SIGKILL at random moments, 100 trials per operation and
-          backend; each database is judged against the states before and after the
-          command, then the command is run again and must finish. The connector service
-          too, killed under a stream of POSTs: every acknowledged write must be stored.
-          Prints the table and writes it to target/reliability/crash.md.
+  crash         every writing command (migrate, the executions, upload and ALM imports, key
+                rotation) killed with SIGKILL at random moments, 100 trials per operation
+                and backend; each database is judged against the states before and after
+                the command, then the command is run again and must finish. The connector
+                service too, killed under a stream of POSTs: every acknowledged write must
+                be stored.
+  concurrency   8 executions importers and 8 ALM importers on overlapping files (3 runs),
+                4 migrators at once (20 runs), the connector service under 64 connections of
+                reads and If-Match increments for 60 s (no error, no lost update, p99,
+                memory).
 
-ARGS go to the suite (`--trials N`, `--backend sqlite|postgres`, `--operation TEXT`,
-`--seed N`); see `target/debug/reliability crash --help`.
+ARGS go to the suite; see `target/debug/reliability SUITE --help`.
 ";
 
 /// Trials per operation and backend in `cargo xtask test`.
 const SHORT_TRIALS: &str = "5";
 
+/// The suites, in the order `cargo xtask reliability` runs them.
+const SUITES: [&str; 2] = ["crash", "concurrency"];
+
 pub fn run(args: &[String]) -> Result<(), String> {
-    let (suite, rest) = match args.first().map(String::as_str) {
-        None => ("crash", &args[..0]),
+    let (suites, rest): (Vec<&str>, &[String]) = match args.first().map(String::as_str) {
+        None => (SUITES.to_vec(), &args[..0]),
         Some("--help" | "-h" | "help") => {
             print!("{USAGE}");
             return Ok(());
         }
-        Some("crash") => ("crash", &args[1..]),
-        Some(other) if other.starts_with('-') => ("crash", args),
+        Some(suite) if SUITES.contains(&suite) => (vec![suite], &args[1..]),
         Some(other) => return Err(format!("unknown suite `{other}`\n\n{USAGE}")),
     };
     build()?;
-    crash(suite, rest)
+    for suite in suites {
+        suite_run(suite, rest)?;
+    }
+    Ok(())
 }
 
-/// The crash suite, 5 trials per operation and backend.
+/// The short version of every suite (`cargo xtask test`).
 pub fn short() -> Result<(), String> {
     build()?;
-    crash("crash", &["--trials".to_owned(), SHORT_TRIALS.to_owned()])
+    suite_run("crash", &["--trials".to_owned(), SHORT_TRIALS.to_owned()])?;
+    let args = ["--runs", "1", "--migrator-runs", "2", "--seconds", "5"];
+    suite_run("concurrency", &args.map(str::to_owned))
 }
 
 fn build() -> Result<(), String> {
     step(
-        "build intake and the reliability suite",
+        "build intake, the connector service and the reliability suite",
         shell::cargo().args([
             "build",
             "--locked",
@@ -60,7 +72,7 @@ fn build() -> Result<(), String> {
     )
 }
 
-fn crash(suite: &str, args: &[String]) -> Result<(), String> {
+fn suite_run(suite: &str, args: &[String]) -> Result<(), String> {
     let debug = shell::target_dir().join("debug");
     let report = shell::target_dir().join("reliability");
     std::fs::create_dir_all(&report).map_err(|e| format!("{}: {e}", report.display()))?;

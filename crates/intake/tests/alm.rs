@@ -93,7 +93,8 @@ fn alm_needs_its_migrations(db: &TestDatabase) {
 /// takes it over and says so, and ends SUCCESS. (The crash suite kills real runs.)
 fn the_next_run_takes_over_one_left_processing(db: &TestDatabase) {
     stdout(&intake(db.url(), &["migrate"]));
-    let table = if db.url().starts_with("sqlite") { "alm_reporting_import_history" } else { "alm_reporting.import_history" };
+    let table =
+        if db.url().starts_with("sqlite") { "alm_reporting_import_history" } else { "alm_reporting.import_history" };
     let mut connection = db.database().get().unwrap();
     connection
         .batch_execute(&format!(

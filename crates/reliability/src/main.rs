@@ -6,8 +6,10 @@
 //! backends, and judges each database against the states before and after the command (see
 //! [`crash`]); then it prints a table: operation, backend, trials, outcomes, anything lost.
 
+mod concurrency;
 mod crash;
 mod ops;
+mod report;
 mod state;
 
 use std::fmt::Write as _;
@@ -40,25 +42,83 @@ enum Suite {
         /// Trials per operation and backend.
         #[arg(long, default_value_t = 100)]
         trials: u32,
-        /// Only these backends (default both).
-        #[arg(long, value_enum)]
-        backend: Vec<BackendArg>,
         /// Only the operations whose name contains this text.
         #[arg(long)]
         operation: Option<String>,
         /// The random seed (printed; give it again to repeat a run's delays).
         #[arg(long)]
         seed: Option<u64>,
-        /// The `intake` binary.
-        #[arg(long, default_value = "target/debug/intake")]
-        intake: PathBuf,
-        /// The `connector-service` binary.
-        #[arg(long, default_value = "target/debug/connector-service")]
-        connector_service: PathBuf,
-        /// Also write the table as Markdown to this file.
-        #[arg(long)]
-        markdown: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
     },
+    /// Many processes on one database at once, each result checked exactly.
+    ///
+    /// 8 executions importers on overlapping NinjaTrader exports and 8 ALM importers on
+    /// overlapping month-to-date files (every row stored once, the counts adding up); 4
+    /// migrators at once on an empty database (each migration once, no drift); the
+    /// connector service under 64 connections of reads and If-Match increments (no error,
+    /// no lost update, p99 latency, memory sampled each second).
+    Concurrency {
+        /// Runs of each importer scenario.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Runs of the four migrators.
+        #[arg(long, default_value_t = 20)]
+        migrator_runs: u32,
+        /// Seconds of service load.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// What every suite takes.
+#[derive(clap::Args)]
+struct Common {
+    /// Only these backends (default both).
+    #[arg(long, value_enum)]
+    backend: Vec<BackendArg>,
+    /// The `intake` binary.
+    #[arg(long, default_value = "target/debug/intake")]
+    intake: PathBuf,
+    /// The `connector-service` binary.
+    #[arg(long, default_value = "target/debug/connector-service")]
+    connector_service: PathBuf,
+    /// Also write the table as Markdown to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+impl Common {
+    fn backends(&self) -> Vec<Backend> {
+        if self.backend.is_empty() {
+            return vec![Backend::Sqlite, Backend::Postgres];
+        }
+        self.backend
+            .iter()
+            .map(|b| match b {
+                BackendArg::Sqlite => Backend::Sqlite,
+                BackendArg::Postgres => Backend::Postgres,
+            })
+            .collect()
+    }
+
+    /// The binaries, checked, and a folder for generated inputs.
+    fn env(&self) -> Result<(crash::Env, tempfile::TempDir), String> {
+        crash::require(&self.intake)?;
+        crash::require(&self.connector_service)?;
+        let files = tempfile::Builder::new().prefix("intake-reliability-").tempdir().map_err(|e| e.to_string())?;
+        Ok((crash::Env { intake: self.intake.clone(), files: files.path().to_path_buf() }, files))
+    }
+
+    fn write(&self, text: &str) -> Result<(), String> {
+        println!("\n{text}");
+        match &self.markdown {
+            Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+            None => Ok(()),
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -132,7 +192,8 @@ impl Tally {
     }
 }
 
-fn backend_name(backend: Backend) -> &'static str {
+/// The backend as the tables name it.
+pub fn backend_name(backend: Backend) -> &'static str {
     match backend {
         Backend::Postgres => "PostgreSQL",
         Backend::Sqlite => "SQLite",
@@ -165,18 +226,8 @@ fn table(tallies: &[Tally]) -> String {
 /// The trials of one operation on a backend.
 type Trials<'a> = dyn Fn(Backend, &mut Rng) -> Result<Tally, String> + 'a;
 
-fn crash_suite(
-    trials: u32,
-    backends: Vec<BackendArg>,
-    operation: Option<String>,
-    seed: Option<u64>,
-    intake: PathBuf,
-    connector_service: &std::path::Path,
-    markdown: Option<PathBuf>,
-) -> Result<bool, String> {
-    crash::require(&intake)?;
-    let files = tempfile::Builder::new().prefix("intake-reliability-").tempdir().map_err(|e| e.to_string())?;
-    let env = crash::Env { intake, files: files.path().to_path_buf() };
+fn crash_suite(trials: u32, operation: Option<String>, seed: Option<u64>, common: &Common) -> Result<bool, String> {
+    let (env, _files) = common.env()?;
     ops::write_inputs(&env)?;
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
@@ -185,17 +236,7 @@ fn crash_suite(
         "reliability crash: seed {seed} (--seed {seed} repeats these delays), {trials} trials per operation and backend"
     );
     let mut rng = Rng(seed);
-    let backends: Vec<Backend> = if backends.is_empty() {
-        vec![Backend::Sqlite, Backend::Postgres]
-    } else {
-        backends
-            .iter()
-            .map(|b| match b {
-                BackendArg::Sqlite => Backend::Sqlite,
-                BackendArg::Postgres => Backend::Postgres,
-            })
-            .collect()
-    };
+    let backends = common.backends();
     let chosen = |name: &str| operation.as_deref().is_none_or(|f| name.contains(f));
     let operations: Vec<_> = ops::all().into_iter().filter(|o| chosen(o.name)).collect();
     let service = chosen(crash::service::NAME);
@@ -210,7 +251,7 @@ fn crash_suite(
     if service {
         let env = &env;
         runs.push(Box::new(move |backend, rng: &mut Rng| {
-            crash::service::run(env, connector_service, backend, trials, rng)
+            crash::service::run(env, &common.connector_service, backend, trials, rng)
         }));
     }
     let mut tallies = Vec::new();
@@ -233,19 +274,37 @@ fn crash_suite(
             tallies.push(tally);
         }
     }
-    let text = table(&tallies);
-    println!("\n{text}");
-    if let Some(path) = markdown {
-        std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
+    common.write(&table(&tallies))?;
     Ok(!tallies.iter().any(Tally::failed))
+}
+
+fn concurrency_suite(runs: u32, migrator_runs: u32, seconds: u64, common: &Common) -> Result<bool, String> {
+    let (env, _files) = common.env()?;
+    let mut rows = Vec::new();
+    for backend in common.backends() {
+        for row in [
+            concurrency::executions(&env, backend, runs)?,
+            concurrency::alm(&env, backend, runs)?,
+            concurrency::migrators(&env, backend, migrator_runs)?,
+            concurrency::service(&env, &common.connector_service, backend, 64, seconds)?,
+        ] {
+            eprintln!("{} on {}: {} failed; {}", row.scenario, backend_name(backend), row.failures.len(), row.figures);
+            for failure in &row.failures {
+                eprintln!("  {failure}");
+            }
+            rows.push(row);
+        }
+    }
+    common.write(&report::table(&rows))?;
+    Ok(!rows.iter().any(report::Row::failed))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Suite::Crash { trials, backend, operation, seed, intake, connector_service, markdown } => {
-            crash_suite(trials, backend, operation, seed, intake, &connector_service, markdown)
+    let result = match &cli.command {
+        Suite::Crash { trials, operation, seed, common } => crash_suite(*trials, operation.clone(), *seed, common),
+        Suite::Concurrency { runs, migrator_runs, seconds, common } => {
+            concurrency_suite(*runs, *migrator_runs, *seconds, common)
         }
     };
     match result {

@@ -194,6 +194,11 @@ impl ServiceProcess {
         self.request(method, path, &all, Some(body.to_string().as_bytes()))
     }
 
+    /// Its process id (to sample its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What it has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
