@@ -1,15 +1,16 @@
-//! `cargo xtask reliability`: builds `intake` and the suite (crates/reliability), then runs
-//! it; `cargo xtask test` runs the short version ([`short`]).
+//! `cargo xtask reliability`: builds `intake`, the services and the suite
+//! (crates/reliability), then runs it; `cargo xtask test` runs the short versions
+//! ([`short`]).
 
 use crate::shell::{self, step};
 
 const USAGE: &str = "\
 cargo xtask reliability [SUITE] [ARGS]
 
-Builds intake, the connector service and the reliability suite (crates/reliability) and runs
-the suites on both backends (PostgreSQL from TEST_DATABASE_URL, default
-postgres://postgres@127.0.0.1:5432/postgres); with no SUITE, all of them. Each prints its
-table and writes it to target/reliability/SUITE.md.
+Builds intake, the connector and upload services and the reliability suite
+(crates/reliability) and runs the suites on both backends (PostgreSQL from
+TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); with no SUITE,
+all of them. Each prints its table and writes it to target/reliability/SUITE.md.
 
   crash         every writing command (migrate, the executions, upload and ALM imports, key
                 rotation) killed with SIGKILL at random moments, 100 trials per operation
@@ -21,6 +22,11 @@ table and writes it to target/reliability/SUITE.md.
                 4 migrators at once (20 runs), the connector service under 64 connections of
                 reads and If-Match increments for 60 s (no error, no lost update, p99,
                 memory).
+  hostile       through HTTP to the connector and upload services: a slow client, a body
+                over the limit, one cut off, malformed UTF-8, JSON nested 100 000 deep,
+                another media type (each its 4xx, nothing written); IB Flex files with an
+                entity bomb and an external entity; quotes, semicolons and comment markers
+                in every text field of every kind, stored verbatim.
 
 ARGS go to the suite; see `target/debug/reliability SUITE --help`.
 ";
@@ -29,7 +35,7 @@ ARGS go to the suite; see `target/debug/reliability SUITE --help`.
 const SHORT_TRIALS: &str = "5";
 
 /// The suites, in the order `cargo xtask reliability` runs them.
-const SUITES: [&str; 2] = ["crash", "concurrency"];
+const SUITES: [&str; 3] = ["crash", "concurrency", "hostile"];
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let (suites, rest): (Vec<&str>, &[String]) = match args.first().map(String::as_str) {
@@ -53,12 +59,13 @@ pub fn short() -> Result<(), String> {
     build()?;
     suite_run("crash", &["--trials".to_owned(), SHORT_TRIALS.to_owned()])?;
     let args = ["--runs", "1", "--migrator-runs", "2", "--seconds", "5"];
-    suite_run("concurrency", &args.map(str::to_owned))
+    suite_run("concurrency", &args.map(str::to_owned))?;
+    suite_run("hostile", &[])
 }
 
 fn build() -> Result<(), String> {
     step(
-        "build intake, the connector service and the reliability suite",
+        "build intake, the connector and upload services and the reliability suite",
         shell::cargo().args([
             "build",
             "--locked",
@@ -66,6 +73,8 @@ fn build() -> Result<(), String> {
             "intake",
             "--package",
             "connector-service",
+            "--package",
+            "upload-service",
             "--package",
             "reliability",
         ]),
@@ -85,6 +94,8 @@ fn suite_run(suite: &str, args: &[String]) -> Result<(), String> {
             .arg(debug.join("intake"))
             .arg("--connector-service")
             .arg(debug.join("connector-service"))
+            .arg("--upload-service")
+            .arg(debug.join("upload-service"))
             .arg("--markdown")
             .arg(report.join(format!("{suite}.md"))),
     )

@@ -8,6 +8,7 @@
 
 mod concurrency;
 mod crash;
+mod hostile;
 mod ops;
 mod report;
 mod state;
@@ -71,6 +72,19 @@ enum Suite {
         #[command(flatten)]
         common: Common,
     },
+    /// What no well-behaved client sends, and names that look like SQL.
+    ///
+    /// Through HTTP to the connector and upload services: a slow client (a byte a second), a
+    /// body over the limit, a body cut off mid-way, malformed UTF-8, JSON nested 100 000
+    /// deep, another media type; each must be refused with its 4xx and a problem+json body,
+    /// nothing written. Through the CLI: an IB Flex file with an entity-expansion bomb and
+    /// one with an external entity (a listener checks nothing is fetched). Quotes,
+    /// semicolons and comment markers in the text fields of every kind must be stored
+    /// verbatim.
+    Hostile {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// What every suite takes.
@@ -85,6 +99,9 @@ struct Common {
     /// The `connector-service` binary.
     #[arg(long, default_value = "target/debug/connector-service")]
     connector_service: PathBuf,
+    /// The `upload-service` binary.
+    #[arg(long, default_value = "target/debug/upload-service")]
+    upload_service: PathBuf,
     /// Also write the table as Markdown to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -108,6 +125,7 @@ impl Common {
     fn env(&self) -> Result<(crash::Env, tempfile::TempDir), String> {
         crash::require(&self.intake)?;
         crash::require(&self.connector_service)?;
+        crash::require(&self.upload_service)?;
         let files = tempfile::Builder::new().prefix("intake-reliability-").tempdir().map_err(|e| e.to_string())?;
         Ok((crash::Env { intake: self.intake.clone(), files: files.path().to_path_buf() }, files))
     }
@@ -278,6 +296,25 @@ fn crash_suite(trials: u32, operation: Option<String>, seed: Option<u64>, common
     Ok(!tallies.iter().any(Tally::failed))
 }
 
+fn hostile_suite(common: &Common) -> Result<bool, String> {
+    let (env, _files) = common.env()?;
+    let mut rows = Vec::new();
+    for backend in common.backends() {
+        let mut found = hostile::http(&env, &common.connector_service, &common.upload_service, backend)?;
+        found.push(hostile::xml(&env, backend)?);
+        found.push(hostile::verbatim(&env, &common.connector_service, backend)?);
+        for row in found {
+            eprintln!("{} on {}: {} failed", row.scenario, backend_name(backend), row.failures.len());
+            for failure in &row.failures {
+                eprintln!("  {failure}");
+            }
+            rows.push(row);
+        }
+    }
+    common.write(&report::table(&rows))?;
+    Ok(!rows.iter().any(report::Row::failed))
+}
+
 fn concurrency_suite(runs: u32, migrator_runs: u32, seconds: u64, common: &Common) -> Result<bool, String> {
     let (env, _files) = common.env()?;
     let mut rows = Vec::new();
@@ -306,6 +343,7 @@ fn main() -> ExitCode {
         Suite::Concurrency { runs, migrator_runs, seconds, common } => {
             concurrency_suite(*runs, *migrator_runs, *seconds, common)
         }
+        Suite::Hostile { common } => hostile_suite(common),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -20,6 +20,9 @@
 #![deny(missing_docs)]
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -195,13 +198,13 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize, accepted: 
 /// connections, which stretched the slowest requests' wait.
 #[derive(Debug, Clone)]
 pub struct Blocking {
-    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Blocking {
     /// At most `permits` pieces of work at once (the database pool's size).
     pub fn new(permits: usize) -> Blocking {
-        Blocking { permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits.max(1))) }
+        Blocking { permits: Arc::new(tokio::sync::Semaphore::new(permits.max(1))) }
     }
 
     /// Runs `work` when its turn comes; a panic in it is a 500 that names no detail.
@@ -241,9 +244,17 @@ pub async fn serve(router: Router, address: SocketAddr, args: &ServiceArgs, name
     Ok(())
 }
 
+/// Answers a request that is not done within `limit`: 408 when the service was waiting for
+/// the client's body (sent too slowly, or stopped), 503 when the client was waiting for the
+/// service (a body the service had not read yet included: an upload reads at the pace of
+/// its import).
 async fn time_limit(request: Request, next: Next, limit: Duration) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let (parts, body) = request.into_parts();
+    let waiting = Arc::new(AtomicBool::new(false));
+    let body = Body::new(Tracked { inner: body, waiting_for_client: waiting.clone() });
+    match tokio::time::timeout(limit, next.run(Request::from_parts(parts, body))).await {
         Ok(response) => response,
+        Err(_) if waiting.load(Ordering::Relaxed) => body_too_slow(limit).into_response(),
         Err(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
@@ -252,6 +263,45 @@ async fn time_limit(request: Request, next: Next, limit: Duration) -> Response {
             ),
         )
         .into_response(),
+    }
+}
+
+/// 408: the request's body had not all arrived within `limit`.
+pub fn body_too_slow(limit: Duration) -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "the request's body had not all arrived after {:.0} s (it came too slowly, or stopped); nothing was written: send it again, at once",
+            limit.as_secs_f64()
+        ),
+    )
+}
+
+/// A request body that notes whether its reader is waiting for the client's next bytes.
+struct Tracked {
+    inner: Body,
+    waiting_for_client: Arc<AtomicBool>,
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let poll = Pin::new(&mut self.inner).poll_frame(cx);
+        self.waiting_for_client.store(poll.is_pending(), Ordering::Relaxed);
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -208,8 +208,16 @@ async fn receive(
     // The limit holds for every kind, however the body is sent (chunked bodies declare no
     // length).
     let exceeded = Arc::new(AtomicBool::new(false));
-    let mut stream =
-        BodyReader { chunks: receiver, current: Bytes::new(), left: app.body_limit, exceeded: exceeded.clone() };
+    let too_slow = Arc::new(AtomicBool::new(false));
+    let mut stream = BodyReader {
+        chunks: receiver,
+        current: Bytes::new(),
+        left: app.body_limit,
+        exceeded: exceeded.clone(),
+        deadline: Instant::now() + app.import_limit,
+        too_slow: too_slow.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    };
     let outcome =
         app.blocking
             .run(move || match target {
@@ -223,6 +231,10 @@ async fn receive(
             .map_err(IntoResponse::into_response)?;
     if exceeded.load(Ordering::Relaxed) {
         return Err(too_large(app.body_limit).with("file", Value::String(name)).into_response());
+    }
+    if too_slow.load(Ordering::Relaxed) {
+        tracing::info!(kind, status = 408, "upload not written: the body came too slowly");
+        return Err(service_kit::body_too_slow(app.import_limit).with("file", Value::String(name)).into_response());
     }
     match outcome {
         Ok(report) => {
@@ -366,7 +378,14 @@ fn json_response(status: StatusCode, media_type: &'static str, text: String) -> 
 /// Moves the request body's chunks to the import, a few at a time; a body cut off reaches
 /// the import as a read error.
 async fn pump(mut body: Body, chunks: mpsc::Sender<io::Result<Bytes>>) {
-    while let Some(frame) = body.frame().await {
+    loop {
+        // Once the import stops reading (it finished, failed or gave up on a slow client),
+        // the body is dropped at once, so the connection is not held for the client's rest.
+        let frame = tokio::select! {
+            frame = body.frame() => frame,
+            () = chunks.closed() => return,
+        };
+        let Some(frame) = frame else { return };
         let chunk = match frame {
             Ok(frame) => match frame.into_data() {
                 Ok(data) => Ok(data),
@@ -384,19 +403,33 @@ async fn pump(mut body: Body, chunks: mpsc::Sender<io::Result<Bytes>>) {
 
 /// The request body as the blocking reader the import layer reads, failing once more than
 /// `left` bytes came (and saying so in `exceeded`).
+/// It waits for the client's bytes until the import's deadline at most, then fails (saying
+/// so in `too_slow`): a client sending too slowly is answered 408, not held until the
+/// service gives up.
 struct BodyReader {
     chunks: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
     left: u64,
     exceeded: Arc<AtomicBool>,
+    deadline: Instant,
+    too_slow: Arc<AtomicBool>,
+    runtime: tokio::runtime::Handle,
 }
 
 impl Read for BodyReader {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => self.current = chunk?,
-                None => return Ok(0),
+            let deadline = tokio::time::Instant::from_std(self.deadline);
+            match self.runtime.block_on(tokio::time::timeout_at(deadline, self.chunks.recv())) {
+                Ok(Some(chunk)) => self.current = chunk?,
+                Ok(None) => return Ok(0),
+                Err(_) => {
+                    self.too_slow.store(true, Ordering::Relaxed);
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the body had not all arrived by the deadline",
+                    ));
+                }
             }
             match self.left.checked_sub(self.current.len() as u64) {
                 Some(left) => self.left = left,
