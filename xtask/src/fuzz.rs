@@ -25,20 +25,38 @@ crates/upload-validator/fuzz/artifacts/. The corpus (seeded with the golden file
 target/fuzz/corpus/validate.
 
 Options:
-  --seconds N   how long to fuzz (default 60)
+  --seconds N   how long to fuzz (default 60; with --all, per kind: default 600)
+  --all         each payload kind in turn, so each engine (CSV, JSON, XML) and each kind
+                gets its own run; prints a table (kind, runs, peak memory) and writes it to
+                target/fuzz/all.md
 ";
 
+/// The order of `PayloadKind::ALL`, which the fuzz target indexes with the first byte.
+const KINDS: [&str; 8] = [
+    "weekly_actuals",
+    "historical_sales",
+    "store_attributes",
+    "ninjatrader_executions",
+    "connector_profile",
+    "client_config",
+    "service_proposal",
+    "ib_flex",
+];
+
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut seconds = 60;
+    let mut seconds = None;
+    let mut all = false;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         match flag.as_str() {
+            "--all" => all = true,
             "--seconds" => {
-                seconds = args
-                    .next()
-                    .and_then(|n| n.parse::<u32>().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or(format!("--seconds needs a positive number\n\n{USAGE}"))?;
+                seconds = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or(format!("--seconds needs a positive number\n\n{USAGE}"))?,
+                );
             }
             "--help" | "-h" => {
                 print!("{USAGE}");
@@ -47,16 +65,46 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option `{other}`\n\n{USAGE}")),
         }
     }
-    fuzz(seconds)
+    if !all {
+        return fuzz(seconds.unwrap_or(60));
+    }
+    let seconds = seconds.unwrap_or(600);
+    let mut table = String::from("| kind | engine | seconds | runs | peak RSS | result |\n|---|---|---|---|---|---|\n");
+    for kind in KINDS {
+        let stats = fuzz_run(seconds, Some(kind))?;
+        let engine = match kind {
+            "ib_flex" => "XML",
+            "connector_profile" | "client_config" | "service_proposal" => "JSON",
+            _ => "CSV",
+        };
+        let stat = |name: &str| {
+            stats.lines().find_map(|l| l.strip_prefix(&format!("stat::{name}:")).map(|v| v.trim().to_owned()))
+        };
+        table.push_str(&format!(
+            "| {kind} | {engine} | {seconds} | {} | {} MB | no panic; same report whole and chunked; under {RSS_LIMIT_MB} MB RSS, no allocation over {MALLOC_LIMIT_MB} MB |\n",
+            stat("number_of_executed_units").unwrap_or_default(),
+            stat("peak_rss_mb").unwrap_or_default(),
+        ));
+    }
+    println!("\n{table}");
+    let out = shell::target_dir().join("fuzz/all.md");
+    std::fs::write(&out, &table).map_err(|e| format!("{}: {e}", out.display()))
 }
 
-/// Runs the fuzz target for `seconds`.
+/// Runs the fuzz target for `seconds` over every kind.
 pub fn fuzz(seconds: u32) -> Result<(), String> {
+    fuzz_run(seconds, None).map(drop)
+}
+
+/// Runs the fuzz target for `seconds`, on `kind` only if given; libFuzzer's final stats.
+fn fuzz_run(seconds: u32, kind: Option<&str>) -> Result<String, String> {
     ensure_cargo_fuzz()?;
     let corpus = seed_corpus()?;
     let crate_dir = shell::root().join("crates/upload-validator");
+    let stats = shell::target_dir().join(format!("fuzz/stats-{}.txt", kind.unwrap_or("all")));
+    let what = kind.map_or_else(|| "every payload kind".to_owned(), |k| format!("{k} only"));
     step(
-        &format!("fuzz the upload validator for {seconds} s (every payload kind, any chunking)"),
+        &format!("fuzz the upload validator for {seconds} s ({what}, any chunking)"),
         // rustup's `cargo` (not the toolchain's own, which $CARGO names) so that the toolchain
         // can be chosen; the workspace's rust-toolchain.toml pins stable.
         Command::new(crate::wasm::cargo_home().join("bin/cargo"))
@@ -72,8 +120,18 @@ pub fn fuzz(seconds: u32) -> Result<(), String> {
                 "-print_final_stats=1",
             ])
             .env("RUSTUP_TOOLCHAIN", "nightly")
-            .env("CARGO_TARGET_DIR", shell::target_dir().join("fuzz")),
+            .env("INTAKE_FUZZ_KIND", kind.unwrap_or(""))
+            .env("CARGO_TARGET_DIR", shell::target_dir().join("fuzz"))
+            .stderr(std::fs::File::create(&stats).map_err(|e| format!("{}: {e}", stats.display()))?),
     )
+    .map_err(|error| {
+        let log = std::fs::read_to_string(&stats).unwrap_or_default();
+        format!(
+            "{error}\n{}",
+            log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        )
+    })?;
+    std::fs::read_to_string(&stats).map_err(|e| format!("{}: {e}", stats.display()))
 }
 
 /// The nightly toolchain (cargo-fuzz needs its sanitizer flags) and cargo-fuzz.
@@ -103,17 +161,6 @@ fn ensure_cargo_fuzz() -> Result<(), String> {
 /// target/fuzz/corpus/validate, holding every golden payload as a fuzz input (its kind's byte,
 /// a chunk size, the file).
 fn seed_corpus() -> Result<PathBuf, String> {
-    // The order of `PayloadKind::ALL`, which the fuzz target indexes with the first byte.
-    const KINDS: [&str; 8] = [
-        "weekly_actuals",
-        "historical_sales",
-        "store_attributes",
-        "ninjatrader_executions",
-        "connector_profile",
-        "client_config",
-        "service_proposal",
-        "ib_flex",
-    ];
     let corpus = shell::target_dir().join("fuzz/corpus/validate");
     std::fs::create_dir_all(&corpus).map_err(|e| format!("create {}: {e}", corpus.display()))?;
     let golden = shell::root().join("crates/upload-validator/tests/golden");

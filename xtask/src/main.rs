@@ -60,10 +60,11 @@ Commands:
                    upload service, beside the SQLAlchemy peer and the bulk loaders
   fuzz [--seconds N]
                    cargo-fuzz over every payload kind (installs nightly and cargo-fuzz)
-  reliability [crash|concurrency|hostile] [ARGS]
+  reliability [crash|concurrency|faults|hostile] [ARGS]
                    every writing command killed with SIGKILL at random moments (100 trials
                    per operation and backend); many importers, migrators and clients at
-                   once; hostile requests and files (see `cargo xtask reliability --help`)
+                   once; the database restarted, a full disk, a held lock; hostile requests
+                   and files (see `cargo xtask reliability --help`)
   help             this message
 ";
 

@@ -22,6 +22,9 @@ all of them. Each prints its table and writes it to target/reliability/SUITE.md.
                 4 migrators at once (20 runs), the connector service under 64 connections of
                 reads and If-Match increments for 60 s (no error, no lost update, p99,
                 memory).
+  faults        PostgreSQL (a cluster of the suite's own) crashed and restarted under the
+                connector service's load and during 10 imports; an SQLite import on a full
+                disk; an SQLite import while another connection holds the write lock.
   hostile       through HTTP to the connector and upload services: a slow client, a body
                 over the limit, one cut off, malformed UTF-8, JSON nested 100 000 deep,
                 another media type (each its 4xx, nothing written); IB Flex files with an
@@ -35,7 +38,7 @@ ARGS go to the suite; see `target/debug/reliability SUITE --help`.
 const SHORT_TRIALS: &str = "5";
 
 /// The suites, in the order `cargo xtask reliability` runs them.
-const SUITES: [&str; 3] = ["crash", "concurrency", "hostile"];
+const SUITES: [&str; 4] = ["crash", "concurrency", "faults", "hostile"];
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let (suites, rest): (Vec<&str>, &[String]) = match args.first().map(String::as_str) {
@@ -60,6 +63,7 @@ pub fn short() -> Result<(), String> {
     suite_run("crash", &["--trials".to_owned(), SHORT_TRIALS.to_owned()])?;
     let args = ["--runs", "1", "--migrator-runs", "2", "--seconds", "5"];
     suite_run("concurrency", &args.map(str::to_owned))?;
+    suite_run("faults", &["--runs".to_owned(), "2".to_owned(), "--seconds".to_owned(), "4".to_owned()])?;
     suite_run("hostile", &[])
 }
 

@@ -75,6 +75,19 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// Another writer held the database's write lock (SQLite) for the whole wait; nothing was
+    /// written.
+    #[error(
+        "{}: gave up after {} s waiting for the database's write lock: another writer (an import, a migration) held it all that time; nothing was written: import the file again once that writer is done",
+        path.display(),
+        waited.as_secs()
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
+        /// How long the import waited.
+        waited: std::time::Duration,
+    },
     /// A rule of the domain refuses the file as a whole (a week uploaded before, without
     /// asking to replace it); nothing was written.
     #[error("{}: {message}; nothing was written", path.display())]

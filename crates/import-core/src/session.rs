@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{ErrorKind, Read as _, Seek as _, SeekFrom};
 use std::marker::PhantomData;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection as _;
 use diesel::pg::CopyTarget;
@@ -335,6 +335,14 @@ impl<I: Importer> Job<'_, I> {
         if self.options.expired() {
             return Err(timed_out());
         }
+        let waited = C::write_lock_held(conn);
+        if waited {
+            tracing::warn!(
+                "{}: waiting for the database's write lock: another writer (an import, a migration) holds it; waiting up to {} s",
+                self.path.display(),
+                SQLITE_IMPORT_BUSY_TIMEOUT_MS / 1000
+            );
+        }
         let report = conn.write_transaction(lock, |conn| {
             if let Some(left) = self.options.millis_left() {
                 C::limit_statements(conn, left)?;
@@ -353,7 +361,14 @@ impl<I: Importer> Job<'_, I> {
             Ok::<_, Error>(report)
         });
         // A statement PostgreSQL cancelled at the deadline is the timeout too.
-        let report = report.map_err(|error| if self.options.expired() { timed_out() } else { error })?;
+        let report = report.map_err(|error| match error {
+            _ if self.options.expired() => timed_out(),
+            Error::Query { source, .. } if is_busy(&source) => Error::Locked {
+                path: self.path.to_path_buf(),
+                waited: Duration::from_millis(u64::from(SQLITE_IMPORT_BUSY_TIMEOUT_MS)),
+            },
+            error => error,
+        })?;
         tracing::debug!(elapsed = ?started.elapsed(), counts = ?report.counts, "merged");
         let mut report = report;
         report.timings = Timings { read_ms, merge_ms: millis(started) };
@@ -435,6 +450,11 @@ impl<I: Importer> Job<'_, I> {
     }
 }
 
+/// SQLite's "database is locked": another connection held the write lock past the wait.
+fn is_busy(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info) if info.message().contains("database is locked"))
+}
+
 fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -448,6 +468,9 @@ trait StageBackend: MigrationConnection {
     fn read_history(conn: &mut Self, table: &str, file_name: &str) -> Result<Option<FileState>>;
     /// Cancels any statement of the current transaction that runs longer than `millis`.
     fn limit_statements(conn: &mut Self, millis: u64) -> Result<()>;
+    /// Whether another writer holds the write lock the merge is about to wait for (asked
+    /// without waiting), so the wait can be announced.
+    fn write_lock_held(conn: &mut Self) -> bool;
     fn record_history(conn: &mut Self, table: &str, file_name: &str, state: &FileState) -> Result<()>;
 }
 
@@ -545,6 +568,12 @@ impl StageBackend for PgConnection {
             .map_err(query_error("limit the merge to the time left"))
     }
 
+    /// The domain's advisory lock is taken inside the merge's transaction, and a waiter there
+    /// shows in `pg_stat_activity`: not announced.
+    fn write_lock_held(_: &mut Self) -> bool {
+        false
+    }
+
     history_statements!("$1", ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10"]);
 }
 
@@ -590,6 +619,13 @@ impl StageBackend for SqliteConnection {
     /// SQLite cannot cancel a statement from here: the deadline is checked before the commit.
     fn limit_statements(_: &mut Self, _: u64) -> Result<()> {
         Ok(())
+    }
+
+    fn write_lock_held(conn: &mut Self) -> bool {
+        // BEGIN IMMEDIATE with no wait: refused only while another connection writes.
+        let probe = conn.batch_execute("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;");
+        let _ = conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}"));
+        probe.is_err()
     }
 
     history_statements!("?", ["?"; 10]);

@@ -109,6 +109,12 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
         import_core::Error::NotMigrated { .. } => Some("run `intake migrate` first"),
         import_core::Error::Database(error) => migration_hint(error),
         import_core::Error::Conflict { .. } => Some("pass --replace to overwrite what was uploaded before"),
+        import_core::Error::Query { source, .. } if migration_core::is_disk_failure(source) => Some(
+            "SQLite could not write: the disk is full or failing. Make room, then import again (nothing was written)",
+        ),
+        import_core::Error::Query { source, .. } if migration_core::is_lost_connection(source) => Some(
+            "the database connection was lost (the server restarted?); import again once it answers (nothing was written)",
+        ),
         _ => None,
     }
 }

@@ -61,16 +61,29 @@ impl<C: diesel::r2d2::R2D2Connection + Send + 'static> diesel::r2d2::ManageConne
 }
 
 /// Whether an error means the connection was lost before or while the statement ran, so a read
-/// may be retried on another connection.
+/// may be retried on another connection (and a service answers 503): closed by the network,
+/// or by the server shutting down, crashing or restarting (SQLSTATE class 57P, which diesel
+/// reports by message only).
 pub fn is_lost_connection(error: &diesel::result::Error) -> bool {
-    matches!(
-        error,
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::ClosedConnection
-                | diesel::result::DatabaseErrorKind::UnableToSendCommand,
-            _
-        )
-    )
+    use diesel::result::{DatabaseErrorKind, Error};
+    const SERVER_GONE: [&str; 4] = [
+        "terminating connection",
+        "the database system is",
+        "server closed the connection",
+        "no connection to the server",
+    ];
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        Error::DatabaseError(_, info) => SERVER_GONE.iter().any(|text| info.message().contains(text)),
+        _ => false,
+    }
+}
+
+/// Whether SQLite could not write its files: the disk is full (`SQLITE_FULL`), or a write
+/// failed (`SQLITE_IOERR`, as when a file passes its size limit).
+pub fn is_disk_failure(error: &diesel::result::Error) -> bool {
+    matches!(error, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("disk is full") || info.message().contains("disk I/O error"))
 }
 
 /// A pool of connections to one database, on whichever backend its URL names.

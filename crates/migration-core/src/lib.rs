@@ -64,7 +64,7 @@ pub use bookkeeping::{AppliedRow, AuditRow, MigrationConnection, Shape};
 pub use checksum::ChecksumAlgorithm;
 pub use database::{
     CONNECT_TIMEOUT, Database, DbConnection, PgPooled, PragmaGuard, SQLITE_BUSY_TIMEOUT_MS, Seeded, SqlitePooled,
-    is_lost_connection,
+    is_disk_failure, is_lost_connection,
 };
 pub use domain::{Direction, Domain, MigrationFiles, Scripts};
 pub use lock::{DEFAULT_LOCK_TIMEOUT, MigrationLock};

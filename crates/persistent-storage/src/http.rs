@@ -379,6 +379,13 @@ fn problem(error: Error) -> Problem {
                 "the database was busy past this request's time limit; nothing was changed, try again shortly",
             )
         }
+        Error::Query { source, .. } if migration_core::is_lost_connection(source) => {
+            tracing::error!(%error, "the database connection was lost");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database connection was lost (the server restarted, or the network failed); a write under way was undone as a whole: try again shortly",
+            )
+        }
         Error::Database(migration_core::Error::Pool { .. }) | Error::Database(migration_core::Error::Connect { .. }) => {
             tracing::error!(%error, "the database is out of reach");
             Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the database is out of reach; try again shortly")

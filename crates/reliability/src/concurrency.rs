@@ -196,27 +196,27 @@ fn count(url: &str, table: &str) -> Result<u64, String> {
 }
 
 /// A keep-alive HTTP/1.1 connection: requests one after another, each answer read whole.
-struct Connection {
+pub(crate) struct Connection {
     reader: BufReader<TcpStream>,
     address: SocketAddr,
 }
 
 /// An answer: status, ETag, body.
-struct Answer {
-    status: u16,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
     etag: Option<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Connection {
-    fn open(address: SocketAddr) -> Result<Connection, String> {
+    pub(crate) fn open(address: SocketAddr) -> Result<Connection, String> {
         let stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         Ok(Connection { reader: BufReader::new(stream), address })
     }
 
-    fn send(
+    pub(crate) fn send(
         &mut self,
         method: &str,
         path: &str,

@@ -8,6 +8,7 @@
 
 mod concurrency;
 mod crash;
+mod faults;
 mod hostile;
 mod ops;
 mod report;
@@ -68,6 +69,24 @@ enum Suite {
         migrator_runs: u32,
         /// Seconds of service load.
         #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The database goes away, the disk fills up, another writer holds the lock.
+    ///
+    /// PostgreSQL (a cluster of the suite's own) crashed and restarted under the connector
+    /// service's load (503s while it is down, no hang, served again after, without a
+    /// restart of the service) and during imports (a clear failure, the database as before,
+    /// the import again completes); an SQLite import on a full disk (a clear failure, the
+    /// database intact); an SQLite import while another connection holds the write lock
+    /// (it says it waits, then completes).
+    Faults {
+        /// Imports crashed by a PostgreSQL restart.
+        #[arg(long, default_value_t = 10)]
+        runs: u32,
+        /// Seconds of service load (the restart comes after 2).
+        #[arg(long, default_value_t = 8)]
         seconds: u64,
         #[command(flatten)]
         common: Common,
@@ -296,6 +315,30 @@ fn crash_suite(trials: u32, operation: Option<String>, seed: Option<u64>, common
     Ok(!tallies.iter().any(Tally::failed))
 }
 
+fn faults_suite(runs: u32, seconds: u64, common: &Common) -> Result<bool, String> {
+    let (env, _files) = common.env()?;
+    ops::write_inputs(&env)?;
+    let mut rows = Vec::new();
+    let backends = common.backends();
+    if backends.contains(&Backend::Postgres) {
+        let cluster = faults::Cluster::start()?;
+        rows.push(faults::service_restart(&env, &common.connector_service, &cluster, seconds)?);
+        rows.push(faults::import_restart(&env, &cluster, runs, &mut Rng(runs as u64 * 7919))?);
+    }
+    if backends.contains(&Backend::Sqlite) {
+        rows.push(faults::disk_full(&env)?);
+        rows.push(faults::lock_wait(&env)?);
+    }
+    for row in &rows {
+        eprintln!("{}: {} failed; {}", row.scenario, row.failures.len(), row.figures);
+        for failure in &row.failures {
+            eprintln!("  {failure}");
+        }
+    }
+    common.write(&report::table(&rows))?;
+    Ok(!rows.iter().any(report::Row::failed))
+}
+
 fn hostile_suite(common: &Common) -> Result<bool, String> {
     let (env, _files) = common.env()?;
     let mut rows = Vec::new();
@@ -344,6 +387,7 @@ fn main() -> ExitCode {
             concurrency_suite(*runs, *migrator_runs, *seconds, common)
         }
         Suite::Hostile { common } => hostile_suite(common),
+        Suite::Faults { runs, seconds, common } => faults_suite(*runs, *seconds, common),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -299,7 +299,9 @@ fn import_problem(error: &import_core::Error) -> Problem {
         Error::Read { .. } => {
             bad_request(format!("the body could not be read whole ({error}); nothing was written: send the file again"))
         }
-        Error::TimedOut { .. } => Problem::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string()),
+        Error::TimedOut { .. } | Error::Locked { .. } => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+        }
         Error::Database(inner) => database_problem(&error.to_string(), out_of_reach(inner)),
         Error::Query { source, .. } if migration_core::is_lost_connection(source) => {
             database_problem(&error.to_string(), true)

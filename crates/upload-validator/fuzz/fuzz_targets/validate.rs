@@ -2,19 +2,27 @@
 //! panic, must read every byte, must keep its findings under the cap, and must give the same
 //! report (and the same typed records) however the bytes are split.
 //!
-//! Input: byte 0 picks the payload kind, byte 1 the chunk size (1–256), the rest is the file.
-//! Run with `cargo xtask fuzz`; the golden files are the seed corpus.
+//! Input: byte 0 picks the payload kind (unless `INTAKE_FUZZ_KIND` names one: then every input
+//! is that kind, as `cargo xtask fuzz --all` runs each kind in turn), byte 1 the chunk size
+//! (1–256), the rest is the file. Run with `cargo xtask fuzz`; the golden files are the seed
+//! corpus.
 #![no_main]
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use upload_validator::{Context, PayloadKind, Record, Report, Validator};
 
 fuzz_target!(|data: &[u8]| {
     let [kind, chunk, file @ ..] = data else { return };
-    let kind = PayloadKind::ALL[usize::from(*kind) % PayloadKind::ALL.len()];
+    static FIXED: OnceLock<Option<PayloadKind>> = OnceLock::new();
+    let fixed = FIXED.get_or_init(|| {
+        let name = std::env::var("INTAKE_FUZZ_KIND").ok().filter(|name| !name.is_empty())?;
+        Some(PayloadKind::from_name(&name).expect("INTAKE_FUZZ_KIND names a kind"))
+    });
+    let kind = fixed.unwrap_or(PayloadKind::ALL[usize::from(*kind) % PayloadKind::ALL.len()]);
     let (whole, whole_records) = validate(kind, file, file.len().max(1));
     let (chunked, chunked_records) = validate(kind, file, usize::from(*chunk) + 1);
     assert_eq!(whole, chunked, "the report depends on how the file was split");
