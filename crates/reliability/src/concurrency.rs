@@ -186,13 +186,8 @@ fn count(url: &str, table: &str) -> Result<u64, String> {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let db = migration_core::Database::connect(url).map_err(|e| e.to_string())?;
-    let mut connection = db.get().map_err(|e| e.to_string())?;
-    let sql = format!("SELECT count(*) AS n FROM {table}");
-    let count: Count =
-        migration_core::dispatch!(connection, conn => diesel::RunQueryDsl::get_result(diesel::sql_query(&sql), conn))
-            .map_err(|e| format!("{sql}: {e}"))?;
-    Ok(count.n as u64)
+    let rows: Vec<Count> = crate::state::load(url, &format!("SELECT count(*) AS n FROM {table}"))?;
+    Ok(rows.first().map_or(0, |c| c.n as u64))
 }
 
 /// A keep-alive HTTP/1.1 connection: requests one after another, each answer read whole.

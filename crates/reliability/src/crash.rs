@@ -320,9 +320,9 @@ fn recovered(
 
 /// Key rotation's own judge: every secret opens to the value it was stored with.
 pub mod rotation {
+    use diesel::QueryableByName;
     use diesel::sql_types::{Nullable, Text};
-    use diesel::{QueryableByName, RunQueryDsl};
-    use migration_core::{Backend, Database, dispatch};
+    use migration_core::Backend;
     use persistent_storage::secrets::{Keyring, Place};
     use secrecy::{ExposeSecret as _, SecretString};
 
@@ -363,14 +363,11 @@ pub mod rotation {
     /// value (never the value).
     pub fn check(url: &str, backend: Backend) -> Result<Sealed, String> {
         let keys = Keyring::parse(&SecretString::from(KEYS)).map_err(|e| e.to_string())?;
-        let db = Database::connect(url).map_err(|e| e.to_string())?;
-        let mut connection = db.get().map_err(|e| e.to_string())?;
         let sql = match backend {
             Backend::Postgres => "SELECT id, CAST(secrets AS TEXT) AS secrets FROM connector_profiles",
             Backend::Sqlite => "SELECT id, secrets FROM connector_profiles",
         };
-        let rows: Vec<Row> =
-            dispatch!(connection, conn => diesel::sql_query(sql).load(conn)).map_err(|e| e.to_string())?;
+        let rows: Vec<Row> = crate::state::load(url, sql)?;
         let mut sealed = Sealed { old: 0, new: 0 };
         for row in rows {
             let map: serde_json::Map<String, serde_json::Value> =
@@ -521,13 +518,7 @@ pub mod service {
             Backend::Postgres => "SELECT id, profile_data ->> 'name' AS name FROM connector_profiles",
             Backend::Sqlite => "SELECT id, json_extract(profile_data, '$.name') AS name FROM connector_profiles",
         };
-        let db = migration_core::Database::connect(url).map_err(|e| e.to_string())?;
-        let mut connection = db.get().map_err(|e| e.to_string())?;
-        let stored: Vec<Row> =
-            migration_core::dispatch!(connection, conn => diesel::RunQueryDsl::load(diesel::sql_query(sql), conn))
-                .map_err(|e| e.to_string())?;
-        drop(connection);
-        drop(db);
+        let stored: Vec<Row> = crate::state::load(url, sql)?;
         if let Some(id) = acknowledged.iter().find(|id| !stored.iter().any(|row| &row.id == *id)) {
             return Ok(Outcome::Lost(format!("{id} was acknowledged (201) but is not stored")));
         }

@@ -33,13 +33,12 @@ struct Answer {
     body: String,
 }
 
-/// Sends `head` then `body`, one byte a second when `slow`, half the body then a closed
-/// write side when `cut`; reads the answer.
-fn send(address: SocketAddr, head: &str, body: &[u8], slow: bool, cut: bool) -> Result<Answer, String> {
+/// Sends `head` then `body` as `sending` says; reads the answer.
+fn send(address: SocketAddr, head: &str, body: &[u8], sending: Sending) -> Result<Answer, String> {
     let mut stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
     stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
     stream.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
-    if slow {
+    if sending == Sending::Slowly {
         // Look for the answer without waiting for it.
         stream.set_read_timeout(Some(Duration::from_millis(1))).map_err(|e| e.to_string())?;
         for byte in body {
@@ -53,7 +52,7 @@ fn send(address: SocketAddr, head: &str, body: &[u8], slow: bool, cut: bool) -> 
             }
         }
         stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
-    } else if cut {
+    } else if sending == Sending::CutOff {
         let _ = stream.write_all(&body[..body.len() / 2]);
         let _ = stream.shutdown(Shutdown::Write);
     } else {
@@ -79,123 +78,72 @@ struct Case {
     path: &'static str,
     content_type: &'static str,
     body: Vec<u8>,
-    slow: bool,
-    cut: bool,
+    send: Sending,
     expected: u16,
+}
+
+/// How a case's body is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    Whole,
+    /// A byte a second.
+    Slowly,
+    /// Half of it, then the write side closed.
+    CutOff,
+}
+
+impl Case {
+    fn new(name: &'static str, path: &'static str, content_type: &'static str, body: Vec<u8>, expected: u16) -> Case {
+        Case { name, path, content_type, body, send: Sending::Whole, expected }
+    }
+
+    fn sent(self, send: Sending) -> Case {
+        Case { send, ..self }
+    }
+}
+
+/// What every route that takes a body must refuse: a slow client, a body over `limit`
+/// bytes, a body cut off; `good` is a body the route would take.
+fn transport_cases(path: &'static str, content_type: &'static str, good: &[u8], limit: usize) -> Vec<Case> {
+    vec![
+        Case::new("a slow client (a byte a second)", path, content_type, good.to_vec(), 408).sent(Sending::Slowly),
+        Case::new("a body over the limit", path, content_type, vec![b' '; limit + 1], 413),
+        Case::new("a body cut off mid-way", path, content_type, good.to_vec(), 400).sent(Sending::CutOff),
+    ]
 }
 
 fn cases_for_documents() -> Vec<Case> {
     let document = br#"{"id": "slow", "name": "Slow", "type": "sql"}"#.to_vec();
-    let path = "/connector/profiles";
-    let json = "application/json";
-    vec![
-        Case {
-            name: "a slow client (a byte a second)",
-            path,
-            content_type: json,
-            body: document.clone(),
-            slow: true,
-            cut: false,
-            expected: 408,
-        },
-        Case {
-            name: "a body over the limit",
-            path,
-            content_type: json,
-            body: vec![b' '; 2 << 20],
-            slow: false,
-            cut: false,
-            expected: 413,
-        },
-        Case {
-            name: "a body cut off mid-way",
-            path,
-            content_type: json,
-            body: document.clone(),
-            slow: false,
-            cut: true,
-            expected: 400,
-        },
-        Case {
-            name: "malformed UTF-8",
-            path,
-            content_type: json,
-            body: b"{\"id\": \"\xff\xfe\", \"name\": \"x\", \"type\": \"sql\"}".to_vec(),
-            slow: false,
-            cut: false,
-            expected: 400,
-        },
-        Case {
-            name: "deeply nested JSON (100 000 levels)",
-            path,
-            content_type: json,
-            body: [b"{\"name\": ".to_vec(), b"[".repeat(100_000), b"]".repeat(100_000), b"}".to_vec()].concat(),
-            slow: false,
-            cut: false,
-            expected: 400,
-        },
-        Case {
-            name: "another media type",
-            path,
-            content_type: "text/xml",
-            body: document,
-            slow: false,
-            cut: false,
-            expected: 415,
-        },
-    ]
+    let (path, json) = ("/connector/profiles", "application/json");
+    let mut cases = transport_cases(path, json, &document, 1 << 20);
+    let bad = b"{\"id\": \"\xff\xfe\", \"name\": \"x\", \"type\": \"sql\"}".to_vec();
+    cases.push(Case::new("malformed UTF-8", path, json, bad, 400));
+    let deep = [b"{\"name\": ".to_vec(), b"[".repeat(100_000), b"]".repeat(100_000), b"}".to_vec()].concat();
+    cases.push(Case::new("deeply nested JSON (100 000 levels)", path, json, deep, 400));
+    cases.push(Case::new("another media type", path, "text/xml", document, 415));
+    cases
 }
 
+/// The upload service's body limit here.
+const UPLOAD_LIMIT: usize = 100_000;
+
 fn cases_for_uploads() -> Vec<Case> {
-    let csv = "text/csv";
     let stores = fixtures::retail::store_attributes(&fixtures::retail::store_ids(3)).into_bytes();
-    let path = "/uploads/store_attributes";
-    let mut bad = stores.clone();
+    let (path, csv) = ("/uploads/store_attributes", "text/csv");
+    let mut cases = transport_cases(path, csv, &stores, UPLOAD_LIMIT);
+    let mut bad = stores;
     let at = bad.len() - 10;
     bad[at] = 0xff;
-    vec![
-        Case {
-            name: "a slow client (a byte a second)",
-            path,
-            content_type: csv,
-            body: stores.clone(),
-            slow: true,
-            cut: false,
-            expected: 408,
-        },
-        Case {
-            name: "a body over the limit",
-            path,
-            content_type: csv,
-            body: vec![b'a'; 200_000],
-            slow: false,
-            cut: false,
-            expected: 413,
-        },
-        Case {
-            name: "a body cut off mid-way",
-            path,
-            content_type: csv,
-            body: stores,
-            slow: false,
-            cut: true,
-            expected: 400,
-        },
-        Case { name: "malformed UTF-8", path, content_type: csv, body: bad, slow: false, cut: false, expected: 422 },
-    ]
+    cases.push(Case::new("malformed UTF-8", path, csv, bad, 422));
+    cases
 }
 
 fn run_cases(row: &mut Row, service: &ServiceProcess, url: &str, cases: Vec<Case>) -> Result<(), String> {
     let before = State::read(url, &[])?;
     for case in cases {
         let started = std::time::Instant::now();
-        let answer = send(
-            service.address,
-            &head(case.path, case.content_type, case.body.len()),
-            &case.body,
-            case.slow,
-            case.cut,
-        )?;
+        let answer =
+            send(service.address, &head(case.path, case.content_type, case.body.len()), &case.body, case.send)?;
         let problem = serde_json::from_str::<serde_json::Value>(&answer.body).ok();
         let detail = problem.as_ref().and_then(|p| p["detail"].as_str()).unwrap_or("").to_owned();
         if answer.status != case.expected || detail.is_empty() {
@@ -247,7 +195,7 @@ pub fn http(env: &Env, connector: &Path, upload: &Path, backend: Backend) -> Res
             "--request-timeout",
             TIMEOUT,
             "--body-limit",
-            "100000",
+            &UPLOAD_LIMIT.to_string(),
         ],
         &[("RUST_LOG", "warn")],
     );
@@ -461,11 +409,7 @@ fn check(
         #[diesel(sql_type = diesel::sql_types::Text)]
         v: String,
     }
-    let db = migration_core::Database::connect(url).map_err(|e| e.to_string())?;
-    let mut connection = db.get().map_err(|e| e.to_string())?;
-    let values: Vec<Value> =
-        migration_core::dispatch!(connection, conn => diesel::RunQueryDsl::load(diesel::sql_query(query), conn))
-            .map_err(|e| format!("{query}: {e}"))?;
+    let values: Vec<Value> = crate::state::load(url, query)?;
     match values.as_slice() {
         [one] if one.v == expected => row.pass("stored verbatim"),
         other => row.fail(format!(

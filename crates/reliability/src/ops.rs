@@ -21,7 +21,7 @@ pub fn all() -> Vec<Operation> {
         },
         Operation {
             name: "executions import",
-            prepare: |env, url| env.run(url, &["migrate", "run"]).map(drop),
+            prepare: migrated,
             command: |env, url| env.intake(url, &["executions", "import", &env.file(EXECUTIONS)]),
             judge: Judge::Exact,
             ignore: &[],
@@ -29,7 +29,7 @@ pub fn all() -> Vec<Operation> {
         },
         Operation {
             name: "uploads store-attributes",
-            prepare: |env, url| env.run(url, &["migrate", "run"]).map(drop),
+            prepare: migrated,
             command: |env, url| env.intake(url, &["uploads", "store-attributes", &env.file(STORES)]),
             judge: Judge::Exact,
             ignore: &[],
@@ -63,7 +63,7 @@ pub fn all() -> Vec<Operation> {
         },
         Operation {
             name: "alm import",
-            prepare: |env, url| env.run(url, &["migrate", "run"]).map(drop),
+            prepare: migrated,
             command: |env, url| env.intake(url, &["alm", "import", "--date", "2025-06-02", &env.file(FLEX)]),
             judge: Judge::Alm,
             ignore: &[],
@@ -108,6 +108,11 @@ pub const PROFILES: usize = 600;
 const PLANNING: &str = "
 INSERT INTO categories (category_id, category_name) VALUES ('womens_dresses', 'Women''s Dresses'), ('mens_shirts', 'Men''s Shirts');
 INSERT INTO workflows (workflow_id, category_id, season_start) VALUES ('spring', 'womens_dresses', '2025-03-01');";
+
+/// Every domain's migrations applied: where most operations start.
+fn migrated(env: &Env, url: &str) -> Result<(), String> {
+    env.run(url, &["migrate", "run"]).map(drop)
+}
 
 /// Writes the input files into `env.files`.
 pub fn write_inputs(env: &Env) -> Result<(), String> {

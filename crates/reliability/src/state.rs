@@ -98,6 +98,16 @@ impl State {
     }
 }
 
+/// Runs `sql` on the database at `url` and loads its rows (the connection closed after).
+pub fn load<T>(url: &str, sql: &str) -> Result<Vec<T>, String>
+where
+    T: QueryableByName<diesel::pg::Pg> + QueryableByName<diesel::sqlite::Sqlite> + 'static,
+{
+    let db = Database::connect(url).map_err(|e| format!("{url}: {e}"))?;
+    let mut connection = db.get().map_err(|e| format!("{url}: {e}"))?;
+    dispatch!(connection, conn => diesel::sql_query(sql).load::<T>(conn)).map_err(|e| format!("{sql}: {e}"))
+}
+
 fn shorten(text: &str) -> String {
     if text.len() <= 160 { text.to_owned() } else { format!("{}…", &text[..text.floor_char_boundary(160)]) }
 }
