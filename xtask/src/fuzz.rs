@@ -69,6 +69,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return fuzz(seconds.unwrap_or(60));
     }
     let seconds = seconds.unwrap_or(600);
+    let out = shell::target_dir().join("fuzz/all.md");
     let mut table = String::from("| kind | engine | seconds | runs | peak RSS | result |\n|---|---|---|---|---|---|\n");
     for kind in KINDS {
         let stats = fuzz_run(seconds, Some(kind))?;
@@ -85,10 +86,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             stat("number_of_executed_units").unwrap_or_default(),
             stat("peak_rss_mb").unwrap_or_default(),
         ));
+        // Written after each kind: a long run's table is there as far as it got.
+        std::fs::write(&out, &table).map_err(|e| format!("{}: {e}", out.display()))?;
     }
     println!("\n{table}");
-    let out = shell::target_dir().join("fuzz/all.md");
-    std::fs::write(&out, &table).map_err(|e| format!("{}: {e}", out.display()))
+    Ok(())
 }
 
 /// Runs the fuzz target for `seconds` over every kind.

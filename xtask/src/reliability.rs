@@ -7,7 +7,7 @@ use crate::shell::{self, step};
 const USAGE: &str = "\
 cargo xtask reliability [SUITE] [ARGS]
 
-Builds intake, the connector and upload services and the reliability suite
+Builds intake, the three services and the reliability suite
 (crates/reliability) and runs the suites on both backends (PostgreSQL from
 TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); with no SUITE,
 all of them. Each prints its table and writes it to target/reliability/SUITE.md.
@@ -69,7 +69,7 @@ pub fn short() -> Result<(), String> {
 
 fn build() -> Result<(), String> {
     step(
-        "build intake, the connector and upload services and the reliability suite",
+        "build intake, the services and the reliability suite",
         shell::cargo().args([
             "build",
             "--locked",
@@ -79,6 +79,8 @@ fn build() -> Result<(), String> {
             "connector-service",
             "--package",
             "upload-service",
+            "--package",
+            "demo-config-service",
             "--package",
             "reliability",
         ]),
@@ -100,6 +102,8 @@ fn suite_run(suite: &str, args: &[String]) -> Result<(), String> {
             .arg(debug.join("connector-service"))
             .arg("--upload-service")
             .arg(debug.join("upload-service"))
+            .arg("--demo-config-service")
+            .arg(debug.join("demo-config-service"))
             .arg("--markdown")
             .arg(report.join(format!("{suite}.md"))),
     )

@@ -301,6 +301,11 @@ fn check(report: &CheckReport, json: bool) -> anyhow::Result<()> {
         for migration in &report.not_replayed {
             output::line(format_args!("not checked: {migration} is applied but not in this build"))?;
         }
+        for migration in &report.interrupted {
+            output::line(format_args!(
+                "interrupted: {migration}: it runs outside a transaction, so its statements may be part-applied; `intake migrate run` runs it again to finish it"
+            ))?;
+        }
         for finding in &report.lint {
             output::line(format_args!("{finding}"))?;
         }

@@ -203,6 +203,10 @@ pub struct CheckReport {
     pub replayed: usize,
     /// Applied migrations this build does not have, so could not replay.
     pub not_replayed: Vec<String>,
+    /// Non-transactional migrations a run started and never finished (killed, or its
+    /// connection lost): their statements may be part-applied, which the drift then shows;
+    /// `run` finishes them.
+    pub interrupted: Vec<String>,
     /// How long it took, in milliseconds.
     pub duration_ms: u64,
 }
@@ -490,7 +494,17 @@ impl<'d> Migrator<'d> {
             .into_iter()
             .filter(|finding| domain.is_none() || selected.iter().any(|d| Some(d.name()) == finding.domain))
             .collect();
-        Ok(CheckReport { drift, drift_lines, lint, replayed, not_replayed, duration_ms: millis(started.elapsed()) })
+        let mut connection = db.get()?;
+        let interrupted = dispatch!(connection, conn => interrupted_of(conn, &selected))?;
+        Ok(CheckReport {
+            drift,
+            drift_lines,
+            lint,
+            replayed,
+            not_replayed,
+            interrupted,
+            duration_ms: millis(started.elapsed()),
+        })
     }
 
     /// Accepts the current text of an applied migration whose `up.sql` was edited: records its
@@ -974,12 +988,28 @@ fn run_script<C: MigrationConnection>(
         if script.mode != Mode::DryRun {
             tracing::info!("{} {}", if direction == Direction::Up { "applying" } else { "reverting" }, script.id);
         }
+        // A script outside a transaction cannot be undone as a whole: an audit row says it
+        // started before its first statement and another that it finished after the
+        // bookkeeping, so one killed in between is known (`CheckReport::interrupted`) and the
+        // next run, which runs it again (such scripts are idempotent), says it finishes it.
+        let untransacted = !script.in_transaction && script.mode == Mode::Real;
+        let way = if direction == Direction::Up { "up" } else { "down" };
+        if untransacted {
+            if let Some(earlier) = interrupted_run(conn, domain.name(), version, name)? {
+                tracing::warn!("{} was interrupted ({earlier}); running it again to finish it", script.id);
+            }
+            conn.ensure_audit()?;
+            conn.audit(&progress_row(domain.name(), version, name, &format!("{way} started"), script))?;
+        }
         let started = Instant::now();
         execute_script(conn, script)?;
         let elapsed = started.elapsed();
         match direction {
             Direction::Up => conn.record(&row(elapsed))?,
             Direction::Down => conn.forget(domain.name(), version, name)?,
+        }
+        if untransacted {
+            conn.audit(&progress_row(domain.name(), version, name, &format!("{way} finished"), script))?;
         }
         Ok(Some(Step {
             domain: domain.name().to_owned(),
@@ -1045,6 +1075,62 @@ fn preview(sql: &str) -> String {
 }
 
 /// Now, at the precision both backends store (PostgreSQL keeps microseconds).
+/// Every migration of `domains` whose non-transactional script started and never finished.
+fn interrupted_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Result<Vec<String>> {
+    let mut interrupted = Vec::new();
+    if !conn.has_table("intake_schema_migration_audit")? {
+        return Ok(interrupted);
+    }
+    for domain in domains {
+        for migration in domain.migrations() {
+            let Some(what) = interrupted_run(conn, domain.name(), migration.version, migration.name)? else { continue };
+            // Killed after its bookkeeping but before the row saying it finished, it did
+            // finish: only an up not recorded, or a down still recorded, is unfinished.
+            let applied = conn.is_applied(domain.name(), migration.version, migration.name)?;
+            if applied == what.starts_with("down") {
+                interrupted.push(format!("{} ({what})", migration_id(domain, migration.version, migration.name)));
+            }
+        }
+    }
+    Ok(interrupted)
+}
+
+/// An audit row of a non-transactional script's progress (`up started`, `up finished`, ...).
+fn progress_row(domain: &str, version: &str, name: &str, action: &str, script: &Script<'_>) -> AuditRow {
+    let checksum = ChecksumAlgorithm::CURRENT.checksum(script.text);
+    AuditRow {
+        domain: domain.to_owned(),
+        version: version.to_owned(),
+        name: name.to_owned(),
+        action: action.to_owned(),
+        old_checksum: checksum.clone(),
+        new_checksum: checksum,
+        checksum_algorithm: ChecksumAlgorithm::CURRENT.id().to_owned(),
+        at: now_to_the_microsecond(),
+        os_user: lock::os_user(),
+        reason: "a non-transactional script: recorded so an interrupted run is known".to_owned(),
+    }
+}
+
+/// When the migration's last progress row says a script started and never finished: its
+/// action and time.
+fn interrupted_run<C: MigrationConnection>(
+    conn: &mut C,
+    domain: &str,
+    version: &str,
+    name: &str,
+) -> Result<Option<String>> {
+    let trail = conn.audit_trail(domain)?;
+    let last = trail.iter().rfind(|row| {
+        row.version == version
+            && row.name == name
+            && (row.action.ends_with(" started") || row.action.ends_with(" finished"))
+    });
+    Ok(last
+        .filter(|row| row.action.ends_with(" started"))
+        .map(|row| format!("{} at {} UTC, not finished", row.action, row.at)))
+}
+
 fn now_to_the_microsecond() -> NaiveDateTime {
     let now = Utc::now().naive_utc();
     chrono::DurationRound::duration_trunc(now, chrono::TimeDelta::microseconds(1)).unwrap_or(now)

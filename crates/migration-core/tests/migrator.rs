@@ -121,6 +121,41 @@ fn migrations_can_opt_out_of_the_transaction(db: &TestDatabase) {
     assert_eq!(migrator.redo(db.database(), None, 1).unwrap().len(), 2);
 }
 
+/// A non-transactional script records that it started and that it finished, so a run killed
+/// in between is known: `check` lists it as interrupted and the next run finishes it.
+fn an_interrupted_non_transactional_migration_is_known_and_finished(db: &TestDatabase) {
+    let migrator = Migrator::new([&NO_TRANSACTION]).unwrap();
+    migrator.run(db.database(), None).unwrap();
+    assert!(migrator.check(db.database(), None).unwrap().interrupted.is_empty());
+    migrator.rollback(db.database(), None, &RollbackTarget::Steps(1)).unwrap();
+    // As a run killed after its "started" row: the migration not recorded.
+    let started = migration_core::AuditRow {
+        domain: "no_transaction".into(),
+        version: "2".into(),
+        name: "index_events_concurrently".into(),
+        action: "up started".into(),
+        old_checksum: "x".into(),
+        new_checksum: "x".into(),
+        checksum_algorithm: "sha256".into(),
+        at: chrono::Utc::now().naive_utc(),
+        os_user: "test".into(),
+        reason: "killed".into(),
+    };
+    let mut connection = db.database().get().unwrap();
+    migration_core::dispatch!(connection, conn => migration_core::MigrationConnection::audit(conn, &started)).unwrap();
+    drop(connection);
+    let report = migrator.check(db.database(), None).unwrap();
+    assert_eq!(report.interrupted.len(), 1, "{:?}", report.interrupted);
+    assert!(
+        report.interrupted[0].starts_with("no_transaction/2_index_events_concurrently (up started at ")
+            && report.interrupted[0].ends_with(" UTC, not finished)"),
+        "{:?}",
+        report.interrupted
+    );
+    assert_eq!(migrator.run(db.database(), None).unwrap().len(), 1, "the next run finishes it");
+    assert!(migrator.check(db.database(), None).unwrap().interrupted.is_empty());
+}
+
 fn an_edited_migration_is_refused(db: &TestDatabase) {
     Migrator::new([&DEMO]).unwrap().run(db.database(), Some("demo")).unwrap();
     let edited = Migrator::new([&DEMO_EDITED]).unwrap();
@@ -166,6 +201,7 @@ on_both_backends!(
     a_failing_migration_leaves_the_database_as_it_was,
     domain_option_touches_only_that_domain,
     migrations_can_opt_out_of_the_transaction,
+    an_interrupted_non_transactional_migration_is_known_and_finished,
     an_edited_migration_is_refused,
     a_database_newer_than_the_binary_is_refused,
     concurrent_migrators_apply_each_migration_once,

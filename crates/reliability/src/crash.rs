@@ -192,8 +192,8 @@ pub enum Outcome {
     Pending,
     /// Key rotation: some rows sealed with the new key, each whole.
     Resumable,
-    /// Migrations: a non-transactional one part-applied and not yet recorded (the run again
-    /// finishes it); `intake migrate check`'s drift, as it reported it.
+    /// Migrations: a non-transactional one interrupted, its statements part-applied, and the
+    /// bookkeeping saying so (the run again finishes it); `intake migrate check`'s report.
     PartApplied(String),
     /// A service: every acknowledged write stored, and nothing else.
     Kept,
@@ -213,7 +213,7 @@ impl Outcome {
             Outcome::Interrupted => "run left PROCESSING",
             Outcome::Pending => "run left PENDING",
             Outcome::Resumable => "part rotated",
-            Outcome::PartApplied(_) => "non-transactional migration part-applied",
+            Outcome::PartApplied(_) => "non-transactional migration interrupted (recorded)",
             Outcome::Kept => "acknowledged writes kept",
             Outcome::KeptInFlight => "acknowledged writes kept, +1 in flight",
             Outcome::Lost(_) => "LOST",
@@ -240,10 +240,11 @@ fn judge(
         Judge::Migrations => match env.run(url, &["migrate", "check"]) {
             Ok(_) => Outcome::Boundary,
             // PostgreSQL cannot build or drop an index CONCURRENTLY in a transaction: killed
-            // inside such a migration, or before it is recorded, its statements stay applied
-            // and unrecorded. Every such script is idempotent (IF [NOT] EXISTS), so running
-            // the migrations again finishes it; anything else is lost.
-            Err(error) if next_migration_is_non_transactional(env, url)? => Outcome::PartApplied(error),
+            // inside such a migration, its statements may stay part-applied. The bookkeeping
+            // must say so (an audit row "up started" with no "up finished", which `check`
+            // reports as interrupted); every such script is idempotent (IF [NOT] EXISTS), so
+            // running the migrations again finishes it. Drift without that record is lost.
+            Err(error) if error.contains("interrupted: ") => Outcome::PartApplied(error),
             Err(error) => Outcome::Lost(error),
         },
         Judge::Alm => {
@@ -272,18 +273,17 @@ fn judge(
     })
 }
 
-/// Whether the first migration `intake migrate run` would apply runs outside a transaction.
-fn next_migration_is_non_transactional(env: &Env, url: &str) -> Result<bool, String> {
-    let plan = env.run(url, &["--json", "migrate", "plan"])?;
-    let start = plan.find('{').ok_or_else(|| format!("no JSON in the plan: {plan}"))?;
-    let mut values = serde_json::Deserializer::from_str(&plan[start..]).into_iter::<serde_json::Value>();
-    let plan = values.next().ok_or("an empty plan")?.map_err(|e| format!("the plan's JSON: {e}"))?;
-    Ok(plan["migrations"][0]["in_transaction"] == serde_json::Value::Bool(false))
+/// The migrations' audit trail, as [`State`] names it.
+fn audit_table(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "intake_schema_migration_audit",
+        Backend::Sqlite => "\"intake_schema_migration_audit\"",
+    }
 }
 
 /// Whether the database is as after the operation, once it was run again.
 fn recovered(
-    _env: &Env,
+    env: &Env,
     operation: &Operation,
     backend: Backend,
     url: &str,
@@ -291,11 +291,23 @@ fn recovered(
     state: &State,
 ) -> Result<Result<(), String>, String> {
     Ok(match operation.judge {
-        Judge::Exact | Judge::Migrations => {
+        Judge::Exact => {
             if *state == reference.after {
                 Ok(())
             } else {
                 Err(reference.after.differences(state).join("; "))
+            }
+        }
+        // The audit trail keeps an interrupted run's "started" row: compared apart, by
+        // `check` (clean, nothing interrupted).
+        Judge::Migrations => {
+            let audit = audit_table(backend);
+            let (state, after) = (state.without(&[audit]), reference.after.without(&[audit]));
+            match env.run(url, &["migrate", "check"]) {
+                _ if state != after => Err(after.differences(&state).join("; ")),
+                Ok(output) if output.contains("interrupted: ") => Err(output),
+                Ok(_) => Ok(()),
+                Err(error) => Err(error),
             }
         }
         Judge::Alm => {

@@ -268,8 +268,8 @@ pub fn xml(env: &Env, backend: Backend) -> Result<Row, String> {
 
 /// Quotes, semicolons and comment markers through every text field of every kind: each
 /// stored verbatim.
-pub fn verbatim(env: &Env, connector: &Path, backend: Backend) -> Result<Row, String> {
-    let mut row = Row::new("names from input stored verbatim (never SQL text)", backend, 4);
+pub fn verbatim(env: &Env, connector: &Path, demo_config: &Path, backend: Backend) -> Result<Row, String> {
+    let mut row = Row::new("names from input stored verbatim (never SQL text)", backend, 6);
     let db = ScratchDatabase::new(backend);
     env.run(db.url(), &["migrate", "run"])?;
     let csv = |cell: &str| format!("\"{}\"", cell.replace('"', "\"\""));
@@ -324,6 +324,28 @@ pub fn verbatim(env: &Env, connector: &Path, backend: Backend) -> Result<Row, St
         db.url(),
         "SELECT store_name AS v FROM stores",
         &fit(&text("Store"), 60),
+    )?;
+
+    // Historical sales: a category named by its display name, matched as a value.
+    let category = fit(&text("Dresses"), 100);
+    sql(
+        db.url(),
+        &format!(
+            "INSERT INTO categories (category_id, category_name) VALUES ('hostile', '{}')",
+            category.replace('\'', "''")
+        ),
+    )?;
+    let sales = format!("{}\n2025-03-03,{},S001,3,29.97\n", fixtures::retail::SALES_HEADER, csv(&category));
+    let path = env.files.join("hostile-sales.csv");
+    std::fs::write(&path, sales).map_err(|e| e.to_string())?;
+    let uploaded = env.run(db.url(), &["uploads", "historical-sales", &path.display().to_string()]);
+    check(
+        &mut row,
+        "historical sales",
+        uploaded,
+        db.url(),
+        "SELECT category_id AS v FROM historical_sales",
+        "hostile",
     )?;
 
     // ALM: symbol and description, escaped as XML attributes.
@@ -382,8 +404,58 @@ pub fn verbatim(env: &Env, connector: &Path, backend: Backend) -> Result<Row, St
         &format!("SELECT id || '|' || ({name}) || '|' || ({user}) AS v FROM connector_profiles"),
         &format!("{id}|{}|{}", text("name"), text("user")),
     )?;
+
+    // A client configuration and a service proposal: keys, names, a module and a consultant,
+    // through the demo config service, filtered by a hostile client_id too.
+    let service = ServiceProcess::start(
+        demo_config,
+        &["--listen", "127.0.0.1:0", "--database-url", db.url()],
+        &[("RUST_LOG", "warn")],
+    );
+    let client = fit(&text("client"), 40);
+    let config = serde_json::json!({"client_id": client, "client_name": text("Client"), "license_type": "basic", "modules": [text("module")]});
+    let proposal = serde_json::json!({"proposal_id": fit(&text("proposal"), 40), "client_id": client, "proposal_type": "consulting", "status": "draft", "resources": {"consultants": [text("consultant")]}});
+    let posted = [("/demo/clients", &config), ("/demo/proposals", &proposal)]
+        .into_iter()
+        .map(|(path, body)| service.send_json("POST", path, &[], body))
+        .find(|answer| answer.status != 201);
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("client_id", &client).finish();
+    let filtered = service.request("GET", &format!("/demo/proposals?{query}"), &[], None);
+    drop(service);
+    let stored = match posted {
+        Some(answer) => Err(format!("POST answered {}: {}", answer.status, answer.body)),
+        None if filtered.json()["items"].as_array().map(Vec::len) != Some(1) => {
+            Err(format!("?client_id= with the hostile id found {}", filtered.body))
+        }
+        None => Ok(String::new()),
+    };
+    let (name, module, consultant) = match backend {
+        Backend::Postgres => (
+            "config_data ->> 'client_name'",
+            "config_data -> 'modules' ->> 0",
+            "(SELECT proposal_data -> 'resources' -> 'consultants' ->> 0 FROM service_proposals)",
+        ),
+        Backend::Sqlite => (
+            "json_extract(config_data, '$.client_name')",
+            "json_extract(config_data, '$.modules[0]')",
+            "(SELECT json_extract(proposal_data, '$.resources.consultants[0]') FROM service_proposals)",
+        ),
+    };
+    check(
+        &mut row,
+        "client configuration and proposal",
+        stored,
+        db.url(),
+        &format!(
+            "SELECT client_id || '|' || ({name}) || '|' || ({module}) || '|' || {consultant} AS v FROM client_configs"
+        ),
+        &format!("{client}|{}|{}|{}", text("Client"), text("module"), text("consultant")),
+    )?;
     // Every table is still there: nothing was ever run as SQL.
     sql(db.url(), "SELECT count(*) FROM trades")?;
+    row.figures = format!(
+        "{HOSTILE:?} in: executions' instrument, order name, account, connection; a store's name; a category's display name (matched to its id); ALM symbol and description; a profile's id, name, username; a client's id, name, module; a proposal's id, client id (also as ?client_id=), consultant"
+    );
     Ok(row)
 }
 

@@ -121,6 +121,9 @@ struct Common {
     /// The `upload-service` binary.
     #[arg(long, default_value = "target/debug/upload-service")]
     upload_service: PathBuf,
+    /// The `demo-config-service` binary.
+    #[arg(long, default_value = "target/debug/demo-config-service")]
+    demo_config_service: PathBuf,
     /// Also write the table as Markdown to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -145,6 +148,7 @@ impl Common {
         crash::require(&self.intake)?;
         crash::require(&self.connector_service)?;
         crash::require(&self.upload_service)?;
+        crash::require(&self.demo_config_service)?;
         let files = tempfile::Builder::new().prefix("intake-reliability-").tempdir().map_err(|e| e.to_string())?;
         Ok((crash::Env { intake: self.intake.clone(), files: files.path().to_path_buf() }, files))
     }
@@ -345,7 +349,7 @@ fn hostile_suite(common: &Common) -> Result<bool, String> {
     for backend in common.backends() {
         let mut found = hostile::http(&env, &common.connector_service, &common.upload_service, backend)?;
         found.push(hostile::xml(&env, backend)?);
-        found.push(hostile::verbatim(&env, &common.connector_service, backend)?);
+        found.push(hostile::verbatim(&env, &common.connector_service, &common.demo_config_service, backend)?);
         for row in found {
             eprintln!("{} on {}: {} failed", row.scenario, backend_name(backend), row.failures.len());
             for failure in &row.failures {
