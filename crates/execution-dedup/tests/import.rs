@@ -302,3 +302,30 @@ fn an_sqlite_import_leaves_its_pooled_connection_as_it_found_it() {
     assert_eq!(summary.counts.inserted, 2);
     assert_eq!(settings(), before);
 }
+
+/// Another connection holds SQLite's write lock (PostgreSQL imports queue on the domain's
+/// advisory lock instead): the import waits its lock wait, then gives up naming the lock,
+/// writing nothing; once the lock is free the same import goes through.
+#[test]
+fn an_sqlite_import_that_cannot_get_the_write_lock_says_so_and_writes_nothing() {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
+    let db = TestDatabase::sqlite();
+    migrate(&db);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(&dir, "day.csv", &export(&[Fill::new(1), Fill::new(2)]));
+    let mut holder = diesel::SqliteConnection::establish(db.url().trim_start_matches("sqlite://")).unwrap();
+    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let session = execution_dedup::Session::open(db.database(), execution_dedup::Executions)
+        .unwrap()
+        .with_lock_wait(std::time::Duration::from_millis(300));
+    let error = session.import(&path, ImportOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(matches!(error, Error::Locked { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("day.csv: gave up after 0.3 s waiting for the database's write lock"), "{message}");
+    assert!(message.contains("nothing was written"), "{message}");
+    assert!(trade_ids(&db).is_empty());
+    holder.batch_execute("COMMIT").unwrap();
+    let report = session.import(&path, ImportOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!(report.counts.inserted, 2);
+}

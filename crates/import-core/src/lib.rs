@@ -31,7 +31,7 @@ pub mod stage;
 
 pub use history::History;
 pub use report::{Counts, ImportReport, Merged, Outcome, Tally, Timings, UNCHANGED_PREFIX};
-pub use session::{ImportOptions, Importer, Session, Unstorable};
+pub use session::{DEFAULT_LOCK_WAIT, ImportOptions, Importer, Session, Unstorable};
 pub use stage::{Column, ColumnType, Stage, StageRow, Values};
 
 /// Result with this crate's [`Error`].
@@ -78,9 +78,9 @@ pub enum Error {
     /// Another writer held the database's write lock (SQLite) for the whole wait; nothing was
     /// written.
     #[error(
-        "{}: gave up after {} s waiting for the database's write lock: another writer (an import, a migration) held it all that time; nothing was written: import the file again once that writer is done",
+        "{}: gave up after {} waiting for the database's write lock: another writer (an import, a migration) held it all that time; nothing was written: import the file again once that writer is done",
         path.display(),
-        waited.as_secs()
+        seconds(*waited)
     )]
     Locked {
         /// The file.
@@ -132,4 +132,9 @@ impl From<diesel::result::Error> for Error {
 /// Maps a driver error to [`Error::Query`] saying what was being done.
 pub fn query_error(context: &str) -> impl FnOnce(diesel::result::Error) -> Error + '_ {
     move |source| Error::Query { context: context.to_owned(), source }
+}
+
+/// A wait as people say it: `300 s`, `0.3 s`.
+fn seconds(wait: std::time::Duration) -> String {
+    if wait.subsec_millis() == 0 { format!("{} s", wait.as_secs()) } else { format!("{:.1} s", wait.as_secs_f64()) }
 }

@@ -30,8 +30,9 @@ const MAX_HEADER_BYTES: usize = 1 << 20;
 const COPY_FLUSH_BYTES: usize = 256 * 1024;
 /// Bind parameters per SQLite insert statement: rows per batch are as many as fit.
 const SQLITE_MAX_PARAMETERS: usize = 2048;
-/// How long an SQLite import waits for another import's merge to commit.
-const SQLITE_IMPORT_BUSY_TIMEOUT_MS: u32 = 300_000;
+/// How long an SQLite import waits for another writer's lock by default
+/// ([`Session::with_lock_wait`]).
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(300);
 
 /// How to treat invalid rows, and how long an import may take.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,6 +113,7 @@ pub trait Importer {
 pub struct Session<'db, I> {
     db: &'db Database,
     importer: I,
+    lock_wait: Duration,
 }
 
 impl<'db, I: Importer> Session<'db, I> {
@@ -128,7 +130,15 @@ impl<'db, I: Importer> Session<'db, I> {
         if !missing.is_empty() {
             return Err(Error::NotMigrated { domain: domain.name(), missing: missing.join(", ") });
         }
-        Ok(Session { db, importer })
+        Ok(Session { db, importer, lock_wait: DEFAULT_LOCK_WAIT })
+    }
+
+    /// How long an import waits for another writer's lock on SQLite before it gives up with
+    /// [`Error::Locked`] (default [`DEFAULT_LOCK_WAIT`]; PostgreSQL imports queue on the
+    /// domain's lock instead).
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     /// Imports one file: its valid rows are merged in one transaction, or, if it has errors,
@@ -165,14 +175,14 @@ impl<'db, I: Importer> Session<'db, I> {
         options: ImportOptions,
         progress: &'a mut dyn FnMut(u64),
     ) -> Result<ImportReport> {
-        let job = Job { importer: &self.importer, path, file_name, options };
+        let job = Job { importer: &self.importer, path, file_name, options, lock_wait: self.lock_wait };
         let source = Source { input, path, progress, reading: Reading::Whole };
         let report = match &mut self.db.get()? {
             DbConnection::Postgres(conn) => job.run(&mut **conn, source),
             DbConnection::Sqlite(conn) => {
                 // The connection goes back to the pool afterwards: the guard puts its settings
                 // back, even when the import fails.
-                let (busy, cache) = (SQLITE_IMPORT_BUSY_TIMEOUT_MS.to_string(), format!("-{}", I::SQLITE_CACHE_KIB));
+                let (busy, cache) = (self.lock_wait.as_millis().to_string(), format!("-{}", I::SQLITE_CACHE_KIB));
                 let settings = [("busy_timeout", busy.as_str()), ("cache_size", &cache), ("temp.cache_size", &cache)];
                 let mut tuned =
                     PragmaGuard::set(conn, &settings).map_err(query_error("tune the connection for the import"))?;
@@ -210,6 +220,7 @@ struct Job<'a, I> {
     path: &'a Path,
     file_name: &'a str,
     options: ImportOptions,
+    lock_wait: Duration,
 }
 
 /// An opened file or a stream, its path (for messages) and who to tell how far it is read.
@@ -335,12 +346,12 @@ impl<I: Importer> Job<'_, I> {
         if self.options.expired() {
             return Err(timed_out());
         }
-        let waited = C::write_lock_held(conn);
+        let waited = C::write_lock_held(conn, self.lock_wait);
         if waited {
             tracing::warn!(
                 "{}: waiting for the database's write lock: another writer (an import, a migration) holds it; waiting up to {} s",
                 self.path.display(),
-                SQLITE_IMPORT_BUSY_TIMEOUT_MS / 1000
+                self.lock_wait.as_secs()
             );
         }
         let report = conn.write_transaction(lock, |conn| {
@@ -363,10 +374,9 @@ impl<I: Importer> Job<'_, I> {
         // A statement PostgreSQL cancelled at the deadline is the timeout too.
         let report = report.map_err(|error| match error {
             _ if self.options.expired() => timed_out(),
-            Error::Query { source, .. } if is_busy(&source) => Error::Locked {
-                path: self.path.to_path_buf(),
-                waited: Duration::from_millis(u64::from(SQLITE_IMPORT_BUSY_TIMEOUT_MS)),
-            },
+            Error::Query { source, .. } if is_busy(&source) => {
+                Error::Locked { path: self.path.to_path_buf(), waited: self.lock_wait }
+            }
             error => error,
         })?;
         tracing::debug!(elapsed = ?started.elapsed(), counts = ?report.counts, "merged");
@@ -470,7 +480,7 @@ trait StageBackend: MigrationConnection {
     fn limit_statements(conn: &mut Self, millis: u64) -> Result<()>;
     /// Whether another writer holds the write lock the merge is about to wait for (asked
     /// without waiting), so the wait can be announced.
-    fn write_lock_held(conn: &mut Self) -> bool;
+    fn write_lock_held(conn: &mut Self, wait: Duration) -> bool;
     fn record_history(conn: &mut Self, table: &str, file_name: &str, state: &FileState) -> Result<()>;
 }
 
@@ -570,7 +580,7 @@ impl StageBackend for PgConnection {
 
     /// The domain's advisory lock is taken inside the merge's transaction, and a waiter there
     /// shows in `pg_stat_activity`: not announced.
-    fn write_lock_held(_: &mut Self) -> bool {
+    fn write_lock_held(_: &mut Self, _: Duration) -> bool {
         false
     }
 
@@ -621,10 +631,10 @@ impl StageBackend for SqliteConnection {
         Ok(())
     }
 
-    fn write_lock_held(conn: &mut Self) -> bool {
+    fn write_lock_held(conn: &mut Self, wait: Duration) -> bool {
         // BEGIN IMMEDIATE with no wait: refused only while another connection writes.
         let probe = conn.batch_execute("PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;");
-        let _ = conn.batch_execute(&format!("PRAGMA busy_timeout = {SQLITE_IMPORT_BUSY_TIMEOUT_MS}"));
+        let _ = conn.batch_execute(&format!("PRAGMA busy_timeout = {}", wait.as_millis()));
         probe.is_err()
     }
 
