@@ -63,7 +63,8 @@ pub fn short() -> Result<(), String> {
     suite_run("crash", &["--trials".to_owned(), SHORT_TRIALS.to_owned()])?;
     let args = ["--runs", "1", "--migrator-runs", "2", "--seconds", "5"];
     suite_run("concurrency", &args.map(str::to_owned))?;
-    suite_run("faults", &["--runs".to_owned(), "2".to_owned(), "--seconds".to_owned(), "4".to_owned()])?;
+    // The service's load lasts its full 15 s: the pool may take up to 10 s to serve again.
+    suite_run("faults", &["--runs".to_owned(), "2".to_owned()])?;
     suite_run("hostile", &[])
 }
 

@@ -124,6 +124,10 @@ fn hint(cause: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
 fn migration_hint(error: &migration_core::Error) -> Option<&'static str> {
     use migration_core::Error;
     Some(match error {
+        // The server answered, but is starting or stopping (SQLSTATE 57P03).
+        Error::Connect { source, .. } if source.to_string().contains("the database system is") => {
+            "the server is starting or shutting down: try again once it is up (nothing was written)"
+        }
         Error::Connect { .. } => "pass another --database-url, or set DATABASE_URL",
         Error::DomainRequired { .. } => "name it with --domain DOMAIN",
         Error::ModifiedMigration { .. } => {

@@ -85,8 +85,9 @@ enum Suite {
         /// Imports crashed by a PostgreSQL restart.
         #[arg(long, default_value_t = 10)]
         runs: u32,
-        /// Seconds of service load (the restart comes after 2).
-        #[arg(long, default_value_t = 8)]
+        /// Seconds of service load (the server goes down after 2, for 2; the pool may take up
+        /// to twice its connect timeout, 10 s, to serve again).
+        #[arg(long, default_value_t = 15)]
         seconds: u64,
         #[command(flatten)]
         common: Common,
