@@ -168,3 +168,28 @@ fn init_tracing(verbose: u8) {
         .compact()
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::migration_hint;
+    use migration_core::{DatabaseUrl, Error};
+
+    fn connect_error(message: &str) -> Error {
+        Error::Connect {
+            url: DatabaseUrl::parse("postgres://postgres@127.0.0.1/x").unwrap(),
+            source: diesel::ConnectionError::BadConnection(message.to_owned()),
+        }
+    }
+
+    /// A server that answers but is starting or stopping needs waiting for, not another URL.
+    #[test]
+    fn a_server_starting_or_stopping_is_waited_for_not_replaced() {
+        let starting = connect_error("FATAL:  the database system is starting up");
+        assert_eq!(
+            migration_hint(&starting),
+            Some("the server is starting or shutting down: try again once it is up (nothing was written)")
+        );
+        let refused = connect_error("connection refused");
+        assert_eq!(migration_hint(&refused), Some("pass another --database-url, or set DATABASE_URL"));
+    }
+}

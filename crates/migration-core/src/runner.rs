@@ -995,7 +995,7 @@ fn run_script<C: MigrationConnection>(
         let untransacted = !script.in_transaction && script.mode == Mode::Real;
         let way = if direction == Direction::Up { "up" } else { "down" };
         if untransacted {
-            if let Some(earlier) = interrupted_run(conn, domain.name(), version, name)? {
+            if let Some(earlier) = unfinished(&conn.audit_trail(domain.name())?, version, name) {
                 tracing::warn!("{} was interrupted ({earlier}); running it again to finish it", script.id);
             }
             conn.ensure_audit()?;
@@ -1078,12 +1078,10 @@ fn preview(sql: &str) -> String {
 /// Every migration of `domains` whose non-transactional script started and never finished.
 fn interrupted_of<C: MigrationConnection>(conn: &mut C, domains: &[&Domain]) -> Result<Vec<String>> {
     let mut interrupted = Vec::new();
-    if !conn.has_table("intake_schema_migration_audit")? {
-        return Ok(interrupted);
-    }
     for domain in domains {
+        let trail = conn.audit_trail(domain.name())?;
         for migration in domain.migrations() {
-            let Some(what) = interrupted_run(conn, domain.name(), migration.version, migration.name)? else { continue };
+            let Some(what) = unfinished(&trail, migration.version, migration.name) else { continue };
             // Killed after its bookkeeping but before the row saying it finished, it did
             // finish: only an up not recorded, or a down still recorded, is unfinished.
             let applied = conn.is_applied(domain.name(), migration.version, migration.name)?;
@@ -1112,23 +1110,15 @@ fn progress_row(domain: &str, version: &str, name: &str, action: &str, script: &
     }
 }
 
-/// When the migration's last progress row says a script started and never finished: its
-/// action and time.
-fn interrupted_run<C: MigrationConnection>(
-    conn: &mut C,
-    domain: &str,
-    version: &str,
-    name: &str,
-) -> Result<Option<String>> {
-    let trail = conn.audit_trail(domain)?;
+/// When the migration's last progress row in `trail` (its domain's audit trail, oldest
+/// first) says a script started and never finished: its action and time.
+fn unfinished(trail: &[AuditRow], version: &str, name: &str) -> Option<String> {
     let last = trail.iter().rfind(|row| {
         row.version == version
             && row.name == name
             && (row.action.ends_with(" started") || row.action.ends_with(" finished"))
-    });
-    Ok(last
-        .filter(|row| row.action.ends_with(" started"))
-        .map(|row| format!("{} at {} UTC, not finished", row.action, row.at)))
+    })?;
+    last.action.ends_with(" started").then(|| format!("{} at {} UTC, not finished", last.action, last.at))
 }
 
 fn now_to_the_microsecond() -> NaiveDateTime {

@@ -134,14 +134,7 @@ pub fn alm(env: &Env, backend: Backend, runs: u32) -> Result<Row, String> {
                 row.fail(format!("run {run}: importer {i} failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
             }
         }
-        let events = count(
-            db.url(),
-            if backend == Backend::Postgres {
-                "alm_reporting.chronological_events"
-            } else {
-                "alm_reporting_chronological_events"
-            },
-        )?;
+        let events = count(db.url(), &crate::state::table(backend, "alm_reporting.chronological_events"))?;
         if events != distinct {
             row.fail(format!("run {run}: {distinct} distinct transactions, {events} events stored"));
         } else if !failed {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use migration_core::Backend;
 use test_support::ScratchDatabase;
 
-use crate::state::State;
+use crate::state::{self, State};
 use crate::{Rng, Tally};
 
 /// What the operations run, and their input files.
@@ -93,15 +93,9 @@ pub struct Operation {
     pub refused_again: Option<&'static str>,
 }
 
-/// The ALM bookkeeping tables, judged apart from the data.
-const ALM_BOOKKEEPING: [&str; 2] = ["alm_reporting.import_history", "alm_reporting.processing_status"];
-const ALM_BOOKKEEPING_SQLITE: [&str; 2] = ["\"alm_reporting_import_history\"", "\"alm_reporting_processing_status\""];
-
-fn alm_bookkeeping(backend: Backend) -> [&'static str; 2] {
-    match backend {
-        Backend::Postgres => ALM_BOOKKEEPING,
-        Backend::Sqlite => ALM_BOOKKEEPING_SQLITE,
-    }
+/// The ALM bookkeeping tables, judged apart from the data: the date's run history first.
+pub fn alm_bookkeeping(backend: Backend) -> [String; 2] {
+    ["alm_reporting.import_history", "alm_reporting.processing_status"].map(|name| state::table(backend, name))
 }
 
 /// The states an operation is judged against.
@@ -248,21 +242,20 @@ fn judge(
             Err(error) => Outcome::Lost(error),
         },
         Judge::Alm => {
-            let [history, _] = alm_bookkeeping(backend);
-            let data = state.without(&alm_bookkeeping(backend));
-            let whole = data == reference.before.without(&alm_bookkeeping(backend))
-                || data == reference.after.without(&alm_bookkeeping(backend));
-            let processing = state.rows(history).iter().any(|row| row.contains("PROCESSING"));
-            // Killed between creating the date's row and marking it PROCESSING.
-            let pending = state.rows(history).iter().any(|row| row.contains("PENDING"));
-            if whole && processing {
-                Outcome::Interrupted
-            } else if whole && pending {
-                Outcome::Pending
-            } else if whole {
-                Outcome::Lost(format!("the data is whole but the run's history says {:?}", state.rows(history)))
-            } else {
-                Outcome::Lost(reference.after.without(&alm_bookkeeping(backend)).differences(&data).join("; "))
+            let bookkeeping = alm_bookkeeping(backend);
+            let history = state.rows(&bookkeeping[0]);
+            let data = state.without(&bookkeeping);
+            let expected = reference.after.without(&bookkeeping);
+            let whole = data == reference.before.without(&bookkeeping) || data == expected;
+            // PENDING: killed between creating the date's row and marking it PROCESSING.
+            let left = |status: &str| history.iter().any(|row| row.contains(status));
+            match (whole, left("PROCESSING"), left("PENDING")) {
+                (true, true, _) => Outcome::Interrupted,
+                (true, false, true) => Outcome::Pending,
+                (true, false, false) => {
+                    Outcome::Lost(format!("the data is whole but the run's history says {history:?}"))
+                }
+                (false, ..) => Outcome::Lost(expected.differences(&data).join("; ")),
             }
         }
         Judge::Rotation => match rotation::check(url, backend)? {
@@ -271,14 +264,6 @@ fn judge(
             _ => Outcome::Resumable,
         },
     })
-}
-
-/// The migrations' audit trail, as [`State`] names it.
-fn audit_table(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Postgres => "intake_schema_migration_audit",
-        Backend::Sqlite => "\"intake_schema_migration_audit\"",
-    }
 }
 
 /// Whether the database is as after the operation, once it was run again.
@@ -301,8 +286,8 @@ fn recovered(
         // The audit trail keeps an interrupted run's "started" row: compared apart, by
         // `check` (clean, nothing interrupted).
         Judge::Migrations => {
-            let audit = audit_table(backend);
-            let (state, after) = (state.without(&[audit]), reference.after.without(&[audit]));
+            let audit = ["intake_schema_migration_audit".to_owned()];
+            let (state, after) = (state.without(&audit), reference.after.without(&audit));
             match env.run(url, &["migrate", "check"]) {
                 _ if state != after => Err(after.differences(&state).join("; ")),
                 Ok(output) if output.contains("interrupted: ") => Err(output),
@@ -311,19 +296,19 @@ fn recovered(
             }
         }
         Judge::Alm => {
-            let [history, _] = alm_bookkeeping(backend);
-            let data = state.without(&alm_bookkeeping(backend));
-            let expected = reference.after.without(&alm_bookkeeping(backend));
+            let bookkeeping = alm_bookkeeping(backend);
+            let history = state.rows(&bookkeeping[0]);
+            let (data, expected) = (state.without(&bookkeeping), reference.after.without(&bookkeeping));
             if data != expected {
                 Err(expected.differences(&data).join("; "))
-            } else if !state.rows(history).iter().all(|row| row.contains("SUCCESS")) {
-                Err(format!("the run's history says {:?}", state.rows(history)))
+            } else if !history.iter().all(|row| row.contains("SUCCESS")) {
+                Err(format!("the run's history says {history:?}"))
             } else {
                 Ok(())
             }
         }
         Judge::Rotation => match rotation::check(url, backend)? {
-            rotation::Sealed { old: 0, .. } if state.without(&[]) == reference.before => Ok(()),
+            rotation::Sealed { old: 0, .. } if *state == reference.before => Ok(()),
             rotation::Sealed { old: 0, .. } => Err(reference.before.differences(state).join("; ")),
             sealed => Err(format!("{} secrets still sealed with the old key", sealed.old)),
         },
